@@ -1,0 +1,103 @@
+// Flows as data: the typed value every pure builder produces. Rendering to ovs-ofctl syntax
+// happens in exactly one place (ovs/flow-syntax.ts).
+
+/** Tables of Loom's OpenFlow pipeline, in packet order. */
+export const Table = {
+  Classifier: 0,
+  SpoofGuard: 10,
+  ArpResponder: 15,
+  Conntrack: 20,
+  ConntrackState: 21,
+  EgressRule: 30,
+  EgressDefault: 35,
+  L3Forwarding: 40,
+  L2Forwarding: 50,
+  IngressRule: 60,
+  IngressDefault: 65,
+  ConntrackCommit: 70,
+  Output: 80,
+} as const;
+export type TableId = (typeof Table)[keyof typeof Table];
+export const TABLE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(Table).map(([name, id]) => [id, name]),
+);
+
+/**
+ * Registers. reg0[0..3]: where the packet came from (PacketSource). reg1: the OpenFlow port the
+ * packet leaves through, decided in L2Forwarding and used by ingress policy and Output.
+ */
+export const Reg = { Source: 0, OutPort: 1 } as const;
+export const PacketSource = { Pod: 1, Gateway: 2, Tunnel: 3 } as const;
+
+/** Conntrack zone used for all pod traffic. */
+export const CT_ZONE = 65520;
+
+export type Protocol = 'ip' | 'arp' | 'tcp' | 'udp' | 'sctp' | 'icmp';
+
+export interface RegMatch {
+  reg: number;
+  value: number;
+  /** bit range [start, end] inclusive; whole register when absent */
+  bits?: [number, number];
+}
+
+export interface PortMatch {
+  port: number;
+  /** for endPort ranges expressed as value/mask */
+  mask?: number;
+}
+
+/** A flow match. Fields are rendered in a fixed order. */
+export interface Match {
+  inPort?: number;
+  protocol?: Protocol;
+  regs?: RegMatch[];
+  dlSrc?: string;
+  dlDst?: string;
+  nwSrc?: string; // IP or CIDR
+  nwDst?: string;
+  arpOp?: 1 | 2;
+  arpSpa?: string;
+  arpTpa?: string;
+  arpSha?: string;
+  ctState?: string; // e.g. "+new+trk"
+  ctLabel?: { value: bigint; mask?: bigint };
+  tpSrc?: PortMatch;
+  tpDst?: PortMatch;
+  tunId?: number;
+  tunSrc?: string;
+  conjId?: number;
+}
+
+export type Action =
+  | { type: 'goto'; table: number }
+  | { type: 'drop' }
+  | { type: 'output'; port: number }
+  | { type: 'outputReg'; reg: number }
+  | { type: 'inPort' }
+  | { type: 'setField'; field: 'eth_src' | 'eth_dst' | 'tun_dst' | 'tun_id'; value: string }
+  | { type: 'loadReg'; reg: number; value: number; bits?: [number, number] }
+  | { type: 'arpReply'; mac: string; ip: string }
+  | { type: 'decTtl' }
+  | { type: 'ct'; zone: number; commit?: boolean; table?: number; setLabel?: bigint }
+  | { type: 'conjunction'; id: number; clause: number; nClauses: number };
+
+export interface Flow {
+  table: number;
+  priority: number;
+  match: Match;
+  actions: Action[];
+  cookie: bigint;
+}
+
+/** Priorities used across builders. */
+export const Priority = {
+  Highest: 65000,
+  High: 210,
+  Normal: 200,
+  Low: 190,
+  Default: 0,
+} as const;
+
+export const goto = (table: number): Action => ({ type: 'goto', table });
+export const drop: Action = { type: 'drop' };
