@@ -25,8 +25,10 @@ export const TABLE_NAMES: Record<number, string> = Object.fromEntries(
 /**
  * Registers. reg0[0..3]: where the packet came from (PacketSource). reg1: the OpenFlow port the
  * packet leaves through, decided in L2Forwarding and used by ingress policy and Output.
+ * reg2 / reg3: id of the egress / ingress NetworkPolicy rule that allowed a new connection (0 = none);
+ * ConntrackCommit stores them in ct_label[0..31] / ct_label[32..63] so replies and traces can name it.
  */
-export const Reg = { Source: 0, OutPort: 1 } as const;
+export const Reg = { Source: 0, OutPort: 1, EgressRuleId: 2, IngressRuleId: 3 } as const;
 export const PacketSource = { Pod: 1, Gateway: 2, Tunnel: 3 } as const;
 
 /** Conntrack zone used for all pod traffic. */
@@ -79,7 +81,8 @@ export type Action =
   | { type: 'loadReg'; reg: number; value: number; bits?: [number, number] }
   | { type: 'arpReply'; mac: string; ip: string }
   | { type: 'decTtl' }
-  | { type: 'ct'; zone: number; commit?: boolean; table?: number; setLabel?: bigint }
+  | { type: 'move'; src: string; dst: string } // e.g. src 'NXM_NX_REG2[]', dst 'NXM_NX_CT_LABEL[0..31]'
+  | { type: 'ct'; zone: number; commit?: boolean; table?: number; execMoves?: Array<{ src: string; dst: string }> }
   | { type: 'conjunction'; id: number; clause: number; nClauses: number };
 
 export interface Flow {
@@ -101,3 +104,20 @@ export const Priority = {
 
 export const goto = (table: number): Action => ({ type: 'goto', table });
 export const drop: Action = { type: 'drop' };
+
+/** Identity of a flow inside OVS: table, priority and match (the cookie and actions are not part of it). */
+export function flowIdentity(f: Pick<Flow, 'table' | 'priority' | 'match'>): string {
+  return `${f.table}/${f.priority}/${stableJson(f.match)}`;
+}
+
+function stableJson(v: unknown): string {
+  if (typeof v === 'bigint') return `"${v.toString()}n"`;
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stableJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
