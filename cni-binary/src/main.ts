@@ -1,0 +1,36 @@
+// Entry point of the loom-cni executable (bundled into a Node single executable application).
+// Only Node built-ins may be reached from here. Every failure ends as a CNI error object on stdout.
+import { writeSync } from 'node:fs';
+import { runCni } from './cli.js';
+import { asFailure, failureOutcome, type Outcome } from './outcome.js';
+import { CNI_SPEC_VERSION } from './spec.js';
+
+let finished = false;
+
+function finish(outcome: Outcome): never {
+  finished = true;
+  writeStdout(outcome.stdout);
+  process.exit(outcome.exitCode);
+}
+
+function fatal(err: unknown): void {
+  if (finished) process.exit(1);
+  finish(failureOutcome(asFailure(err), CNI_SPEC_VERSION));
+}
+
+/** Synchronous write so nothing is lost at process.exit; retries while a non-blocking pipe is full. */
+function writeStdout(text: string): void {
+  const buf = Buffer.from(text);
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(1, buf, off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return; // stdout closed: nothing left to tell
+    }
+  }
+}
+
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+runCni(process.env, process.stdin).then(finish, fatal);

@@ -1,0 +1,46 @@
+// Glue from the agent core's ports (ports.ts) to the real adapters in ovs/ and podnet/.
+import type { OpenFlowClient } from '../ovs/ofctl.js';
+import type { OvsdbClient } from '../ovs/ovsdb.js';
+import {
+  checkPodInterface,
+  createPodInterface,
+  deletePodInterface,
+  hostInterfaceExists,
+  hostVethName,
+  isPodNetError,
+  listHostVeths,
+} from '../podnet/index.js';
+import type { BridgePorts, FlowTable, PodInterfaces } from './ports.js';
+
+export function bridgePorts(ovsdb: OvsdbClient, bridge: string): BridgePorts {
+  return {
+    addPort: (name, externalIds) => ovsdb.addPort(bridge, name, { externalIds }),
+    deletePort: (name) => ovsdb.deletePort(bridge, name),
+    listPorts: async () =>
+      (await ovsdb.listPorts(bridge)).map((p) => ({ name: p.name, ofport: p.ofport ?? -1, externalIds: p.externalIds })),
+  };
+}
+
+export function flowTable(ofctl: OpenFlowClient): FlowTable {
+  return {
+    apply: (ops) => ofctl.applyBundle(ops),
+    dump: () => ofctl.dumpFlows(),
+  };
+}
+
+export const podInterfaces: PodInterfaces = {
+  hostVethName,
+  create: async (spec) => {
+    try {
+      const r = await createPodInterface(spec);
+      return { hostMac: r.hostMac, podMac: r.podMac };
+    } catch (e) {
+      if (isPodNetError(e, 'ALREADY_EXISTS')) Object.assign(e as object, { code: 'EXISTS' });
+      throw e;
+    }
+  },
+  delete: (hostIfname) => deletePodInterface({ hostIfname }),
+  check: (spec) => checkPodInterface(spec),
+  hostVethExists: (name) => hostInterfaceExists(name),
+  listHostVeths: () => listHostVeths(),
+};

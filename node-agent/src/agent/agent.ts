@@ -1,0 +1,184 @@
+// loom-agent: wires configuration, Kubernetes, OVS, IPAM and the CNI server together.
+// Start-up is level-triggered: whatever happened before, the agent recomputes the desired state
+// from OVSDB, the IPAM store and Kubernetes, and converges the datapath to it.
+import { execa } from 'execa';
+import { type AgentConfig, bridgeMgmtSocket, cniConfPath, isStandalone, ovsdbRemote } from '../config/index.js';
+import { CniServer } from '../cniserver/server.js';
+import { makeShimHandler } from '../cniserver/handler.js';
+import { IpamStore } from '../ipam/store.js';
+import { createMetrics, startHttpEndpoints, type HttpEndpoints, type LoomMetrics } from '../metrics/index.js';
+import { OpenFlowClient } from '../ovs/ofctl.js';
+import { OvsdbClient } from '../ovs/ovsdb.js';
+import { baseFlows, type NodeNetwork } from '../pipeline/pipeline.js';
+import { TABLE_NAMES } from '../pipeline/flow.js';
+import { getInterfaceMtu } from '../podnet/index.js';
+import { loadKubeConfig, waitForNodePodCidr } from '../k8s/node.js';
+import { errorMessage, logger } from '../util/log.js';
+import { bridgePorts, flowTable, podInterfaces } from './adapters.js';
+import { Attachments } from './attachments.js';
+import { installCniConf, removeCniConf } from './cni-conf.js';
+import { FlowSync } from './flow-sync.js';
+import { FLOW_ROUND_KEY, setupNodeDatapath, type NodeDatapathState } from './node-datapath.js';
+
+const log = logger('agent');
+const VXLAN_OVERHEAD = 50;
+
+export class Agent {
+  private ready = false;
+  private startupProblem: string | null = 'starting';
+  private ovsdb: OvsdbClient | undefined;
+  private server: CniServer | undefined;
+  private http: HttpEndpoints | undefined;
+  private datapath: NodeDatapathState | undefined;
+  attachments: Attachments | undefined;
+  flows: FlowSync | undefined;
+  readonly metrics: LoomMetrics;
+
+  constructor(readonly config: AgentConfig) {
+    this.metrics = createMetrics();
+  }
+
+  notReadyReason(): string | null {
+    return this.ready ? null : (this.startupProblem ?? 'starting');
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    // The socket answers "not ready" (CNI code 11) until everything below is done.
+    this.server = new CniServer({
+      socketPath: c.cniSocket,
+      notReadyReason: () => this.notReadyReason(),
+      handler: makeShimHandler(
+        {
+          add: (call) => this.attachments!.add(call),
+          del: (call) => this.attachments!.del(call.containerId, call.ifname),
+          check: (call) => this.attachments!.check(call, () => this.installedCookies()),
+          gc: async (valid) => void (await this.attachments!.gc(valid)),
+          statusProblem: () => this.notReadyReason(),
+        },
+        (verb, result, seconds) => {
+          if (verb === 'UNKNOWN') return;
+          this.metrics.cniRequests.inc({ verb, result });
+          this.metrics.cniRequestDuration.observe({ verb }, seconds);
+        },
+      ),
+    });
+    await this.server.start();
+    if (c.metricsPort !== 0) {
+      this.http = await startHttpEndpoints({
+        port: c.metricsPort,
+        bindAddress: c.metricsBindAddress,
+        registry: this.metrics.registry,
+        isHealthy: () => this.ovsdb?.isConnected() ?? this.startupProblem === 'starting',
+        isReady: () => this.notReadyReason() ?? true,
+      });
+    }
+
+    const podCidr = await this.resolvePodCidr();
+    this.startupProblem = 'connecting to OVSDB';
+    this.ovsdb = await OvsdbClient.connect(ovsdbRemote(c));
+    this.datapath = await setupNodeDatapath(this.ovsdb, {
+      bridge: c.bridge,
+      gatewayInterface: c.gatewayInterface,
+      podCidr,
+      datapathType: c.datapathType,
+    });
+    const net = this.datapath.network;
+    const ofctl = new OpenFlowClient({ bridge: c.bridge, target: `unix:${bridgeMgmtSocket(c)}` });
+    this.flows = new FlowSync(flowTable(ofctl), this.datapath.previousRound);
+    const ipam = await IpamStore.open(c.stateDir, podCidr);
+    const mtu = await this.podMtu();
+    this.attachments = new Attachments({
+      ipam,
+      ports: bridgePorts(this.ovsdb, c.bridge),
+      interfaces: podInterfaces,
+      flows: this.flows,
+      network: () => net,
+      podMtu: mtu,
+      disableTxChecksum: this.datapath.datapathType === 'netdev',
+      onChange: (list) => this.metrics.pods.set(list.length),
+    });
+
+    this.startupProblem = 'restoring pods and flows';
+    await this.attachments.recover();
+    await this.resyncFlows();
+    await this.ovsdb.setFlowRestoreWait(false);
+
+    this.ready = true;
+    this.startupProblem = null;
+    if (c.installCniConfig) await installCniConf(cniConfPath(c), c.cniSocket);
+    log.info('loom-agent ready', { node: c.nodeName, podCidr, mtu, datapath: this.datapath.datapathType, pods: this.attachments.list().length });
+  }
+
+  /** Recompute every desired flow and converge OVS to it under a new cookie round. */
+  async resyncFlows(): Promise<void> {
+    const net = this.datapath!.network;
+    const round = await this.flows!.resync((r) => this.desiredFlows(net, r));
+    await this.ovsdb!.setBridgeExternalIds(this.config.bridge, { [FLOW_ROUND_KEY]: String(round) });
+    await this.updateFlowMetrics();
+  }
+
+  private desiredFlows(net: NodeNetwork, round: number) {
+    return [...baseFlows(net, round), ...this.attachments!.list().flatMap((a) => this.attachments!.flowsFor(a, round))];
+  }
+
+  private async installedCookies(): Promise<Set<bigint>> {
+    const ofctl = new OpenFlowClient({ bridge: this.config.bridge, target: `unix:${bridgeMgmtSocket(this.config)}` });
+    return new Set((await ofctl.dumpFlows()).map((f) => f.cookie));
+  }
+
+  private async updateFlowMetrics(): Promise<void> {
+    const ofctl = new OpenFlowClient({ bridge: this.config.bridge, target: `unix:${bridgeMgmtSocket(this.config)}` });
+    const counts = new Map<string, number>();
+    for (const f of await ofctl.dumpFlows()) {
+      const name = TABLE_NAMES[f.table] ?? String(f.table);
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+    this.metrics.ovsFlows.reset();
+    for (const [table, n] of counts) this.metrics.ovsFlows.set({ table }, n);
+  }
+
+  private async resolvePodCidr(): Promise<string> {
+    const c = this.config;
+    if (c.podCIDR) return c.podCIDR;
+    if (isStandalone(c)) throw new Error('standalone mode (kubeconfig "none") needs podCIDR');
+    this.startupProblem = `waiting for Node ${c.nodeName} and its podCIDR`;
+    const info = await waitForNodePodCidr(loadKubeConfig(c.kubeconfig), c.nodeName);
+    return info.podCidr!;
+  }
+
+  /** Pod MTU: configured, else the transport interface's MTU minus the VXLAN overhead. */
+  private async podMtu(): Promise<number> {
+    const c = this.config;
+    if (c.mtu !== 0) return c.mtu;
+    let dev = c.transportInterface;
+    if (!dev) {
+      const r = await execa('ip', ['-j', 'route', 'show', 'default'], { reject: false });
+      try {
+        dev = (JSON.parse(r.stdout || '[]') as Array<{ dev?: string }>)[0]?.dev;
+      } catch {
+        dev = undefined;
+      }
+    }
+    let transportMtu = 1500;
+    if (dev) {
+      try {
+        transportMtu = await getInterfaceMtu(dev);
+      } catch (e) {
+        log.warn('cannot read the transport MTU; assuming 1500', { interface: dev, error: errorMessage(e) });
+      }
+    }
+    return transportMtu - VXLAN_OVERHEAD;
+  }
+
+  /** Graceful stop: stop answering, leave the datapath (ports, flows) running for existing pods. */
+  async stop(opts: { uninstall?: boolean } = {}): Promise<void> {
+    this.ready = false;
+    this.startupProblem = 'shutting down';
+    if (opts.uninstall && this.config.installCniConfig) await removeCniConf(cniConfPath(this.config));
+    await this.server?.stop();
+    await this.http?.close();
+    this.ovsdb?.close();
+    log.info('loom-agent stopped; the datapath keeps running');
+  }
+}

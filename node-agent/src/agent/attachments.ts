@@ -1,0 +1,368 @@
+// Pod attachments: CNI ADD / DEL / CHECK / GC and the restart recovery that rebuilds them from OVSDB
+// external_ids and the IPAM store. One attachment = (container id, ifname).
+import { CniErrorCode, type CniResult, type ValidAttachment } from '../../../cni-binary/src/spec.js';
+import { CniError } from '../cniserver/errors.js';
+import type { CniCall } from '../cniserver/request.js';
+import { buildAddResult } from '../cniserver/result.js';
+import { allocate, findByOwner, IpamError, releaseOwner, adopt } from '../ipam/allocator.js';
+import type { IpamStore } from '../ipam/store.js';
+import { CookieKind } from '../pipeline/cookie.js';
+import type { Flow } from '../pipeline/flow.js';
+import { podAttachmentKey, podCookieId, podFlows, type NodeNetwork } from '../pipeline/pipeline.js';
+import { formatIpv4, parseCidr, parseIpv4 } from '../util/ipv4.js';
+import { KeyedMutex, UndoStack } from '../util/keyed-mutex.js';
+import { errorMessage, logger } from '../util/log.js';
+import type { FlowSync } from './flow-sync.js';
+import type { BridgePorts, PodInterfaces, PodInterfaceSpec } from './ports.js';
+
+const log = logger('attachments');
+
+/** external_ids keys on a pod's OVS port: everything needed to rebuild the attachment after a restart. */
+export const ExtId = {
+  ContainerId: 'loom-container-id',
+  Ifname: 'loom-ifname',
+  Netns: 'loom-netns',
+  PodNamespace: 'loom-pod-namespace',
+  PodName: 'loom-pod-name',
+  PodUid: 'loom-pod-uid',
+  Ip: 'loom-ip',
+  Mac: 'loom-mac',
+  Mtu: 'loom-mtu',
+} as const;
+
+export interface Attachment {
+  key: string;
+  containerId: string;
+  ifname: string;
+  netns: string;
+  podNamespace?: string;
+  podName?: string;
+  podUid?: string;
+  ip: string;
+  mac: string;
+  mtu: number;
+  hostIfname: string;
+  ofport: number;
+}
+
+export interface AttachmentsDeps {
+  ipam: IpamStore;
+  ports: BridgePorts;
+  interfaces: PodInterfaces;
+  flows: FlowSync;
+  network: () => NodeNetwork;
+  podMtu: number;
+  disableTxChecksum: boolean;
+  /** Flows other parts (e.g. NetworkPolicy) want installed together with a new pod; may wait for them. */
+  extraPodFlows?: (a: Attachment) => Promise<Flow[]>;
+  onChange?: (attachments: readonly Attachment[]) => void;
+}
+
+/** Deterministic pod MAC: 0a:58 followed by the IPv4 address (locally administered, unicast). */
+export function podMacFor(ip: string): string {
+  const n = parseIpv4(ip);
+  if (n === null) throw new Error(`invalid IP ${ip}`);
+  const bytes = [0x0a, 0x58, n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+export class Attachments {
+  private readonly byKey = new Map<string, Attachment>();
+  private readonly locks = new KeyedMutex();
+  /** ADDs in progress: GC and leak collection must not touch what they are creating. */
+  private readonly inflight = new Map<string, string>(); // key -> host veth name
+
+  constructor(private readonly deps: AttachmentsDeps) {}
+
+  list(): Attachment[] {
+    return [...this.byKey.values()];
+  }
+
+  get(key: string): Attachment | undefined {
+    return this.byKey.get(key);
+  }
+
+  flowsFor(a: Attachment, round: number): Flow[] {
+    return podFlows(this.deps.network(), { key: a.key, ofport: a.ofport, mac: a.mac, ip: a.ip }, round);
+  }
+
+  private changed(): void {
+    this.deps.onChange?.(this.list());
+  }
+
+  async add(call: CniCall): Promise<CniResult> {
+    const key = podAttachmentKey(call.containerId, call.ifname);
+    return this.locks.run(key, async () => {
+      const existing = this.byKey.get(key);
+      if (existing) {
+        // A repeated ADD without DEL (e.g. a retry after a timeout): rebuild it, keeping the IP.
+        log.warn('ADD for an existing attachment: recreating it', { key, pod: podName(existing) });
+        await this.teardown(existing, { releaseIp: false });
+      }
+      const net = this.deps.network();
+      const cidr = parseCidr(net.podCidr)!;
+      const undo = new UndoStack();
+      const pod = call.pod;
+      this.inflight.set(key, this.deps.interfaces.hostVethName(call.containerId, call.ifname));
+      try {
+        const ip = await this.deps.ipam.update((s) => {
+          const r = allocate(s, {
+            containerId: call.containerId,
+            ifname: call.ifname,
+            ...(pod ? { podNamespace: pod.namespace, podName: pod.name } : {}),
+            ...(pod?.uid ? { podUid: pod.uid } : {}),
+          });
+          return { state: r.state, value: r.ip };
+        });
+        undo.push('release IP', () => this.release(call.containerId, call.ifname));
+
+        const hostIfname = this.deps.interfaces.hostVethName(call.containerId, call.ifname);
+        const spec: PodInterfaceSpec = {
+          netnsPath: call.netns,
+          ifname: call.ifname,
+          hostIfname,
+          mtu: this.deps.podMtu,
+          address: `${ip}/${cidr.prefix}`,
+          gateway: net.gatewayIp,
+          podMac: podMacFor(ip),
+          disableTxChecksum: this.deps.disableTxChecksum,
+        };
+        const iface = await this.deps.interfaces.create(spec);
+        undo.push('delete veth', () => this.deps.interfaces.delete(hostIfname));
+
+        const a: Attachment = {
+          key,
+          containerId: call.containerId,
+          ifname: call.ifname,
+          netns: call.netns,
+          ...(pod ? { podNamespace: pod.namespace, podName: pod.name } : {}),
+          ...(pod?.uid ? { podUid: pod.uid } : {}),
+          ip,
+          mac: iface.podMac,
+          mtu: this.deps.podMtu,
+          hostIfname,
+          ofport: 0,
+        };
+        a.ofport = await this.deps.ports.addPort(hostIfname, externalIdsOf(a));
+        undo.push('delete OVS port', () => this.deps.ports.deletePort(hostIfname));
+
+        const extra = this.deps.extraPodFlows ? await this.deps.extraPodFlows(a) : [];
+        await this.deps.flows.replaceObject(CookieKind.Pod, podCookieId(key), [...this.flowsFor(a, 0), ...extra]);
+        undo.push('delete flows', () => this.deps.flows.removeObject(CookieKind.Pod, podCookieId(key)));
+
+        this.byKey.set(key, a);
+        this.changed();
+        log.info('pod attached', { pod: podName(a), containerId: a.containerId, ifname: a.ifname, ip, ofport: a.ofport, port: hostIfname });
+        return buildAddResult({
+          cniVersion: call.cniVersion,
+          hostIfname,
+          hostMac: iface.hostMac,
+          ifname: call.ifname,
+          podMac: iface.podMac,
+          netns: call.netns,
+          mtu: this.deps.podMtu,
+          address: spec.address,
+          gateway: net.gatewayIp,
+        });
+      } catch (e) {
+        await undo.run((what, err) => log.error('rollback step failed', { key, step: what, error: errorMessage(err) }));
+        log.warn('ADD failed and was rolled back', { key, pod: pod ? `${pod.namespace}/${pod.name}` : undefined, error: errorMessage(e) });
+        throw toCniError(e);
+      } finally {
+        this.inflight.delete(key);
+      }
+    });
+  }
+
+  /** DEL: best effort and idempotent; works without netns, without prevResult and when repeated. */
+  async del(containerId: string, ifname: string): Promise<void> {
+    const key = podAttachmentKey(containerId, ifname);
+    await this.locks.run(key, async () => {
+      const a = this.byKey.get(key);
+      if (a) {
+        await this.teardown(a, { releaseIp: true });
+        log.info('pod detached', { pod: podName(a), containerId, ifname, ip: a.ip });
+        return;
+      }
+      // Not known (already deleted, or leaked by a crash): remove whatever could exist by name.
+      const hostIfname = this.deps.interfaces.hostVethName(containerId, ifname);
+      await this.deps.flows.removeObject(CookieKind.Pod, podCookieId(key));
+      await this.deps.ports.deletePort(hostIfname);
+      await this.deps.interfaces.delete(hostIfname);
+      await this.release(containerId, ifname);
+    });
+  }
+
+  /** CHECK: every piece must be in place; the message names the missing one. */
+  async check(call: CniCall, installedCookies: () => Promise<Set<bigint>>): Promise<void> {
+    const key = podAttachmentKey(call.containerId, call.ifname);
+    const a = this.byKey.get(key);
+    if (!a) throw new CniError(CniErrorCode.UnknownContainer, `no attachment for container ${call.containerId} interface ${call.ifname} on this node`);
+    const net = this.deps.network();
+    const cidr = parseCidr(net.podCidr)!;
+    const problems = await this.deps.interfaces.check({
+      netnsPath: call.netns,
+      ifname: a.ifname,
+      hostIfname: a.hostIfname,
+      mtu: a.mtu,
+      address: `${a.ip}/${cidr.prefix}`,
+      gateway: net.gatewayIp,
+      podMac: a.mac,
+      disableTxChecksum: this.deps.disableTxChecksum,
+    });
+    const port = (await this.deps.ports.listPorts()).find((p) => p.name === a.hostIfname);
+    if (!port) problems.push(`OVS port ${a.hostIfname} is missing from the bridge`);
+    else if (port.ofport <= 0) problems.push(`OVS port ${a.hostIfname} has no OpenFlow port number (ofport ${port.ofport})`);
+    const have = await installedCookies();
+    const want = this.flowsFor(a, this.deps.flows.currentRound);
+    const missing = want.filter((f) => !have.has(f.cookie)).length;
+    if (missing > 0 || !have.has(want[0]!.cookie)) problems.push(`the pod's OpenFlow flows are missing from the bridge`);
+    if (problems.length > 0) {
+      throw new CniError(CniErrorCode.CheckFailed, `CHECK failed for ${podName(a)}: ${problems.join('; ')}`);
+    }
+  }
+
+  /** GC: remove every attachment, port, veth and IP not in the valid list. */
+  async gc(valid: ValidAttachment[]): Promise<{ removed: string[] }> {
+    const keep = new Set(valid.map((v) => podAttachmentKey(v.containerID, v.ifname)));
+    const removed: string[] = [];
+    for (const a of this.list()) {
+      if (!keep.has(a.key)) {
+        await this.del(a.containerId, a.ifname);
+        removed.push(a.key);
+      }
+    }
+    removed.push(...(await this.collectLeaks(keep)));
+    if (removed.length > 0) log.info('garbage collected attachments', { removed });
+    return { removed };
+  }
+
+  /**
+   * Rebuild state after a restart from OVS ports (external_ids) and the IPAM store, and remove
+   * what a crash could have left half-done. Returns the attachments kept.
+   */
+  async recover(): Promise<Attachment[]> {
+    const ports = await this.deps.ports.listPorts();
+    const cidr = parseCidr(this.deps.network().podCidr)!;
+    for (const p of ports) {
+      const a = attachmentFromPort(p);
+      if (!a) continue;
+      if (!(await this.deps.interfaces.hostVethExists(a.hostIfname))) {
+        // The pod's veth is gone (node reboot, sandbox destroyed while we were down).
+        log.info('removing attachment whose veth is gone', { pod: podName(a), port: a.hostIfname });
+        await this.teardown(a, { releaseIp: true });
+        continue;
+      }
+      await this.deps.ipam.update((s) => {
+        const held = findByOwner(s, a.containerId, a.ifname);
+        if (held === a.ip) return { state: s, value: undefined };
+        return { state: adopt(s, a.ip, { containerId: a.containerId, ifname: a.ifname }), value: undefined };
+      });
+      if (parseIpv4(a.ip) === null || !cidrContainsIp(cidr, a.ip)) log.warn('attachment IP is outside the current pod CIDR', { pod: podName(a), ip: a.ip });
+      this.byKey.set(a.key, a);
+    }
+    await this.collectLeaks(new Set(this.byKey.keys()));
+    this.changed();
+    log.info('attachments recovered', { count: this.byKey.size });
+    return this.list();
+  }
+
+  /** IPs, ports and veths that belong to no known attachment. */
+  private async collectLeaks(keep: Set<string>): Promise<string[]> {
+    const removed: string[] = [];
+    for (const [ip, owner] of Object.entries(this.deps.ipam.current.allocations)) {
+      const key = podAttachmentKey(owner.containerId, owner.ifname);
+      if (this.byKey.has(key) || this.inflight.has(key) || keep.has(key)) continue;
+      await this.release(owner.containerId, owner.ifname);
+      removed.push(`ip ${ip}`);
+    }
+    const known = new Set([...[...this.byKey.values()].map((a) => a.hostIfname), ...this.inflight.values()]);
+    for (const p of await this.deps.ports.listPorts()) {
+      if (p.externalIds[ExtId.ContainerId] !== undefined && !known.has(p.name)) {
+        await this.deps.ports.deletePort(p.name);
+        removed.push(`port ${p.name}`);
+      }
+    }
+    for (const veth of await this.deps.interfaces.listHostVeths()) {
+      if (!known.has(veth)) {
+        await this.deps.interfaces.delete(veth);
+        removed.push(`veth ${veth}`);
+      }
+    }
+    return removed;
+  }
+
+  private async teardown(a: Attachment, opts: { releaseIp: boolean }): Promise<void> {
+    // Order: no more traffic first, then the port and veth, the IP last so it is never reused while wired.
+    await this.deps.flows.removeObject(CookieKind.Pod, podCookieId(a.key));
+    await this.deps.ports.deletePort(a.hostIfname);
+    await this.deps.interfaces.delete(a.hostIfname);
+    if (opts.releaseIp) await this.release(a.containerId, a.ifname);
+    this.byKey.delete(a.key);
+    this.changed();
+  }
+
+  private release(containerId: string, ifname: string): Promise<string[]> {
+    return this.deps.ipam.update((s) => {
+      const r = releaseOwner(s, containerId, ifname);
+      return { state: r.state, value: r.released };
+    });
+  }
+}
+
+function cidrContainsIp(c: NonNullable<ReturnType<typeof parseCidr>>, ip: string): boolean {
+  const n = parseIpv4(ip)!;
+  return n >= c.network && n < c.network + c.size;
+}
+
+export function podName(a: { podNamespace?: string; podName?: string; containerId: string }): string {
+  return a.podNamespace && a.podName ? `${a.podNamespace}/${a.podName}` : `container ${a.containerId.slice(0, 12)}`;
+}
+
+export function externalIdsOf(a: Attachment): Record<string, string> {
+  const ids: Record<string, string> = {
+    [ExtId.ContainerId]: a.containerId,
+    [ExtId.Ifname]: a.ifname,
+    [ExtId.Netns]: a.netns,
+    [ExtId.Ip]: a.ip,
+    [ExtId.Mac]: a.mac,
+    [ExtId.Mtu]: String(a.mtu),
+  };
+  if (a.podNamespace) ids[ExtId.PodNamespace] = a.podNamespace;
+  if (a.podName) ids[ExtId.PodName] = a.podName;
+  if (a.podUid) ids[ExtId.PodUid] = a.podUid;
+  return ids;
+}
+
+export function attachmentFromPort(p: { name: string; ofport: number; externalIds: Record<string, string> }): Attachment | undefined {
+  const e = p.externalIds;
+  const containerId = e[ExtId.ContainerId];
+  const ifname = e[ExtId.Ifname];
+  const ip = e[ExtId.Ip];
+  const mac = e[ExtId.Mac];
+  if (!containerId || !ifname || !ip || !mac) return undefined;
+  return {
+    key: podAttachmentKey(containerId, ifname),
+    containerId,
+    ifname,
+    netns: e[ExtId.Netns] ?? '',
+    ...(e[ExtId.PodNamespace] ? { podNamespace: e[ExtId.PodNamespace] } : {}),
+    ...(e[ExtId.PodName] ? { podName: e[ExtId.PodName] } : {}),
+    ...(e[ExtId.PodUid] ? { podUid: e[ExtId.PodUid] } : {}),
+    ip,
+    mac,
+    mtu: Number(e[ExtId.Mtu] ?? 0),
+    hostIfname: p.name,
+    ofport: p.ofport,
+  };
+}
+
+function toCniError(e: unknown): CniError {
+  if (e instanceof CniError) return e;
+  if (e instanceof IpamError && e.reason === 'exhausted') return new CniError(CniErrorCode.IpamExhausted, e.message);
+  const err = e as { code?: string; message?: string };
+  if (err && err.code === 'EXISTS') return new CniError(CniErrorCode.InvalidConfig, errorMessage(e));
+  return new CniError(CniErrorCode.DatapathFailure, `pod network setup failed: ${errorMessage(e)}`, 'the node was left unchanged; see the loom-agent log for details');
+}
+
+export { formatIpv4 };

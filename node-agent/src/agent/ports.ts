@@ -1,0 +1,53 @@
+// What the agent core needs from the outside world. The real implementations are thin glue over
+// ovs/ and podnet/ (see adapters.ts); keeping the core behind these interfaces keeps it testable.
+import type { Flow } from '../pipeline/flow.js';
+
+export interface OvsPortInfo {
+  name: string;
+  ofport: number;
+  externalIds: Record<string, string>;
+}
+
+export interface BridgePorts {
+  /** Add (or re-add) a port and return its ofport once OVS assigned it. */
+  addPort(name: string, externalIds: Record<string, string>): Promise<number>;
+  /** Idempotent. */
+  deletePort(name: string): Promise<void>;
+  listPorts(): Promise<OvsPortInfo[]>;
+}
+
+export type FlowOp =
+  | { op: 'add'; flow: Flow }
+  | { op: 'delete'; cookie: bigint; mask: bigint };
+
+export interface InstalledFlow {
+  cookie: bigint;
+  table: number;
+  priority: number;
+}
+
+export interface FlowTable {
+  /** Apply all operations as one atomic OpenFlow bundle. */
+  apply(ops: FlowOp[]): Promise<void>;
+  dump(): Promise<InstalledFlow[]>;
+}
+
+export interface PodInterfaceSpec {
+  netnsPath: string;
+  ifname: string;
+  hostIfname: string;
+  mtu: number;
+  address: string;
+  gateway: string;
+  podMac: string;
+  disableTxChecksum: boolean;
+}
+
+export interface PodInterfaces {
+  hostVethName(containerId: string, ifname: string): string;
+  create(spec: PodInterfaceSpec): Promise<{ hostMac: string; podMac: string }>;
+  delete(hostIfname: string): Promise<void>;
+  check(spec: PodInterfaceSpec): Promise<string[]>;
+  hostVethExists(hostIfname: string): Promise<boolean>;
+  listHostVeths(): Promise<string[]>;
+}
