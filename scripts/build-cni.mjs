@@ -59,10 +59,12 @@ async function build() {
     if (fromPackages.length > 0) fail(`the bundle pulls in packages, only Node built-ins are allowed: ${fromPackages.join(', ')}`);
     const bundle = readFileSync(join(work, 'loom-cni.cjs'), 'utf8');
     const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-    const required = [...bundle.matchAll(/\brequire\(\s*(["'`])([^"'`]+)\1\s*\)/g)].map((m) => m[2]);
+    const required = [...bundle.matchAll(/\b(?:require|import)\(\s*(["'`])([^"'`]+)\1\s*\)/g)].map((m) => m[2]);
     const nonBuiltin = [...new Set(required.filter((m) => !builtins.has(m)))];
     if (nonBuiltin.length > 0) fail(`the bundle requires non-built-in modules: ${nonBuiltin.join(', ')}`);
-    if (/\brequire\(\s*[^"'`\s)]/.test(bundle)) fail('the bundle contains a dynamic require(); only literal built-in requires are allowed');
+    if (/\b(?:require|import)\(\s*[^"'`\s)]/.test(bundle)) {
+      fail('the bundle contains a require()/import() of a computed name; only literal built-in modules are allowed');
+    }
 
     // 2. SEA preparation blob.
     const seaConfig = {

@@ -11,9 +11,9 @@ const bridge = '/usr/lib/cni/bridge';
 const runs = Number(process.argv[2] ?? 20);
 const stdin = JSON.stringify({ cniVersion: '1.0.0', name: 'bench', type: 'loom' });
 
-function timeOnce(binary: string): number {
+function timeOnce(binary: string, args: string[] = []): number {
   const start = process.hrtime.bigint();
-  const r = spawnSync(binary, [], { env: { CNI_COMMAND: 'VERSION' }, input: stdin });
+  const r = spawnSync(binary, args, { env: { CNI_COMMAND: 'VERSION' }, input: stdin });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.status !== 0) throw new Error(`${binary} VERSION exited ${String(r.status)}: ${String(r.stdout)}${String(r.stderr)}`);
   return ms;
@@ -31,8 +31,11 @@ for (const b of [loomCni, bridge]) {
 }
 const loomTimes: number[] = [];
 const bridgeTimes: number[] = [];
+const bareNodeTimes: number[] = [];
 for (let i = 0; i < runs; i++) {
   loomTimes.push(timeOnce(loomCni));
   bridgeTimes.push(timeOnce(bridge));
+  bareNodeTimes.push(timeOnce(process.execPath, ['-e', '0']));
 }
-console.log(`VERSION start-up, median of ${runs} runs: loom-cni ${median(loomTimes).toFixed(1)} ms, bridge ${median(bridgeTimes).toFixed(1)} ms`);
+console.log(`VERSION start-up, median of ${runs} runs: loom-cni ${median(loomTimes).toFixed(1)} ms, ` +
+  `bridge ${median(bridgeTimes).toFixed(1)} ms (bare \`node -e 0\`: ${median(bareNodeTimes).toFixed(1)} ms)`);

@@ -123,25 +123,20 @@ export function validateEnv(command: CniCommand, env: ProcessEnv): ShimEnv {
     if (!containerId) throw envMissing('CNI_CONTAINERID', command);
     if (!ifname) throw envMissing('CNI_IFNAME', command);
     if (!netns && command !== 'DEL') throw envMissing('CNI_NETNS', command);
-  }
-  if (containerId !== undefined && (perContainer || containerId !== '')) {
     if (!CONTAINER_ID_RE.test(containerId)) {
       throw envInvalid('CNI_CONTAINERID', containerId, '1 to 128 characters of A-Z a-z 0-9 _ . -');
     }
-    out.CNI_CONTAINERID = containerId;
-  }
-  if (ifname !== undefined && (perContainer || ifname !== '')) {
     if (!isValidIfname(ifname)) {
       throw envInvalid('CNI_IFNAME', ifname, `1 to ${IFNAME_MAX} characters, no "/" or whitespace, not "." or ".."`);
     }
-    out.CNI_IFNAME = ifname;
-  }
-  if (netns !== undefined) {
-    if (netns !== '' && (!netns.startsWith('/') || netns.includes('\0'))) {
+    if (netns && (!netns.startsWith('/') || netns.includes('\0'))) {
       throw envInvalid('CNI_NETNS', netns, 'an absolute path to a network namespace');
     }
-    out.CNI_NETNS = netns;
+    out.CNI_CONTAINERID = containerId;
+    out.CNI_IFNAME = ifname;
+    if (netns !== undefined) out.CNI_NETNS = netns;
   }
+  // STATUS and GC concern the whole network: container variables (if any) are ignored.
   if (args !== undefined) {
     if (parseCniArgs(args) === null) {
       throw envInvalid('CNI_ARGS', args, '"KEY=VALUE" pairs separated by ";"');

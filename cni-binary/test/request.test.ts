@@ -112,6 +112,7 @@ describe('cni request: validateEnv', () => {
   it('needs no container variables for STATUS and GC', () => {
     assert.deepEqual(validateEnv('STATUS', { CNI_COMMAND: 'STATUS' }), { CNI_COMMAND: 'STATUS' });
     assert.deepEqual(validateEnv('GC', { CNI_COMMAND: 'GC', CNI_PATH: '/opt/cni/bin' }), { CNI_COMMAND: 'GC', CNI_PATH: '/opt/cni/bin' });
+    assert.deepEqual(validateEnv('STATUS', { CNI_COMMAND: 'STATUS', CNI_CONTAINERID: 'dummy id', CNI_IFNAME: '', CNI_NETNS: 'x' }), { CNI_COMMAND: 'STATUS' });
   });
   it('isValidIfname enforces the kernel rules', () => {
     for (const ok of ['eth0', 'a', 'x'.repeat(15), 'net-1.2_x']) assert.ok(isValidIfname(ok), ok);

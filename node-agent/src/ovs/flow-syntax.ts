@@ -31,7 +31,8 @@ const CT_STATE_FLAGS = ['new', 'est', 'rel', 'rpl', 'inv', 'trk', 'snat', 'dnat'
 const FIELD_REF_RE = /^(NXM_OF|NXM_NX|OXM_OF)_[A-Z0-9_]+\[(\d+(\.\.\d+)?)?\]$/;
 const ALL_ONES_128 = (1n << 128n) - 1n;
 
-const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
+/** Hex as OVS prints it (printf "%#x"): zero is "0", not "0x0". */
+const hex = (v: number | bigint): string => (v === 0 || v === 0n ? '0' : `0x${v.toString(16)}`);
 
 function canonicalCtState(value: string): string {
   if (typeof value !== 'string' || !/^([+-][a-z]+)+$/.test(value)) {
@@ -267,7 +268,7 @@ function joinKey(table: number, priority: number, match: string): string {
 }
 
 export function renderCookie(cookie: bigint): string {
-  return hex(checkBigUint('cookie', cookie, 64));
+  return `0x${checkBigUint('cookie', cookie, 64).toString(16)}`;
 }
 
 /** `table=..,priority=..,cookie=0x..,<match> actions=...`: the text of a `flow add`. */
@@ -282,7 +283,7 @@ export function renderFlow(f: Flow): string {
 export function renderCookieSelector(cookie: bigint, mask: bigint): string {
   checkBigUint('cookie mask', mask, 64);
   if ((checkBigUint('cookie', cookie, 64) & ~mask) !== 0n) throw invalid('cookie', cookie, `no bits outside the mask ${hex(mask)}`);
-  return `cookie=${hex(cookie)}/${hex(mask)}`;
+  return `cookie=${renderCookie(cookie)}/${renderCookie(mask)}`;
 }
 
 /** A flow as ovs-ofctl dump-flows prints it, split into its parts. */

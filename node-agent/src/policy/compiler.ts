@@ -17,11 +17,12 @@ import { flowContent, isolationPieces, mergePieces, rulePieces, staticPieces, ty
 import {
   analyzePolicy,
   namespaceSelectorsMayMatch,
-  peersMayMatch,
+  peerMatchVector,
   policyKey,
   resolvePolicy,
   type AnalyzedPolicy,
   type ClusterView,
+  type PeerCache,
   type ResolvedPolicy,
 } from './rules.js';
 import type { LabelPredicate } from './selectors.js';
@@ -72,6 +73,15 @@ interface PolicyState {
   /** rule key -> conjunction id currently used */
   ruleIds: Map<string, number>;
   warnings: string[];
+  /** resolved peers per rule, kept while only the policy's local targets change */
+  peerCache: PeerCache;
+}
+
+/** Policies to recompute -> whether their peers may have changed (false: only targets did). */
+type Affected = Map<string, boolean>;
+
+function markAffected(out: Affected, key: string, peers: boolean): void {
+  out.set(key, (out.get(key) ?? false) || peers);
 }
 
 const STATIC_OWNER = '';
@@ -155,7 +165,7 @@ export class PolicyCompiler {
 
   constructor(opts: PolicyCompilerOptions = {}) {
     this.round = opts.round ?? 0;
-    this.staticState = { raw: {}, specText: '', namespace: '', pieces: new Map(), ruleIds: new Map(), warnings: [] };
+    this.staticState = { raw: {}, specText: '', namespace: '', pieces: new Map(), ruleIds: new Map(), warnings: [], peerCache: new Map() };
     this.setOwnerPieces(this.staticState, STATIC_OWNER, staticPieces(this.validNodeAddresses(opts.nodeAddresses ?? []), this.round));
   }
 
@@ -175,7 +185,7 @@ export class PolicyCompiler {
     // only policies of namespaces that have local pods can produce flows here
     for (const key of touched) {
       const st = this.policies.get(key);
-      if (st && this.localByNs.has(st.namespace)) this.recompute(key);
+      if (st && this.localByNs.has(st.namespace)) this.recompute(key, true);
     }
     return this.flush();
   }
@@ -189,7 +199,8 @@ export class PolicyCompiler {
       this.storePod(pod);
       return this.flush();
     }
-    const affected = this.affectedByPod(key, [old, pod]);
+    const affected: Affected = new Map();
+    this.affectedByPod(key, old, pod, affected);
     if (old) this.unstorePod(old);
     this.storePod(pod);
     return this.recomputeAll(affected);
@@ -199,7 +210,8 @@ export class PolicyCompiler {
     const key = podKey({ namespace, name });
     const old = this.pods.get(key);
     if (!old) return this.flush();
-    const affected = this.affectedByPod(key, [old]);
+    const affected: Affected = new Map();
+    this.affectedByPod(key, old, undefined, affected);
     this.unstorePod(old);
     return this.recomputeAll(affected);
   }
@@ -224,7 +236,7 @@ export class PolicyCompiler {
     const old = this.policies.get(key);
     if (old && old.specText === JSON.stringify(policy.spec ?? {})) return this.flush();
     const stored = this.storePolicy(policy);
-    return this.recomputeAll(stored ? new Set([stored]) : new Set());
+    return this.recomputeAll(new Map(stored ? [[stored, true]] : []));
   }
 
   deletePolicy(namespace: string, name: string): FlowDiff {
@@ -249,7 +261,7 @@ export class PolicyCompiler {
       if (!old || old.ip !== lp.ip || old.ofport !== lp.ofport) changed.push(key);
     }
     for (const key of this.local.keys()) if (!next.has(key)) changed.push(key);
-    const affected = new Set<string>();
+    const affected: Affected = new Map();
     for (const key of changed) this.affectedByLocal(key, affected); // before: old membership
     for (const key of changed) {
       const old = this.local.get(key);
@@ -348,6 +360,7 @@ export class PolicyCompiler {
       pieces: prev?.pieces ?? new Map(),
       ruleIds: prev?.ruleIds ?? new Map(),
       warnings: [],
+      peerCache: new Map(),
     };
     try {
       st.analyzed = analyzePolicy(policy);
@@ -362,57 +375,70 @@ export class PolicyCompiler {
     return key;
   }
 
-  private affectedByPod(key: string, versions: Array<PodInfo | undefined>): Set<string> {
-    const out = new Set<string>();
-    for (const p of versions) {
-      if (!p) continue;
-      if (this.local.has(key)) {
-        for (const [pk, st] of this.policiesByNs.get(p.namespace) ?? []) {
-          if (!st.analyzed || st.analyzed.appliesTo(p.labels)) out.add(pk);
-        }
-      }
-      const nsLabels = this.namespaces.get(p.namespace)?.labels;
-      for (const pk of this.active) {
-        const a = this.policies.get(pk)?.analyzed;
-        if (a && peersMayMatch(a, p, nsLabels)) out.add(pk);
+  /**
+   * Policies a pod change (old -> next; either may be absent) can affect. When the pod keeps its
+   * addresses and ports, only a change of selection counts (label edits irrelevant to a policy do
+   * not recompute it); otherwise any policy selecting either version is recomputed.
+   */
+  private affectedByPod(key: string, old: PodInfo | undefined, next: PodInfo | undefined, out: Affected): void {
+    const namespace = (old ?? next)?.namespace;
+    if (namespace === undefined) return;
+    const sameAddressing =
+      old !== undefined && next !== undefined && JSON.stringify([old.ips, old.containerPorts]) === JSON.stringify([next.ips, next.containerPorts]);
+    if (this.local.has(key)) {
+      for (const [pk, st] of this.policiesByNs.get(namespace) ?? []) {
+        const a = st.analyzed;
+        if (!a) continue;
+        const before = old !== undefined && a.appliesTo(old.labels);
+        const after = next !== undefined && a.appliesTo(next.labels);
+        if (sameAddressing ? before !== after : before || after) markAffected(out, pk, false);
       }
     }
-    return out;
+    const nsLabels = this.namespaces.get(namespace)?.labels;
+    for (const pk of this.active) {
+      const a = this.policies.get(pk)?.analyzed;
+      if (!a) continue;
+      const before = old ? peerMatchVector(a, old, nsLabels) : '';
+      const after = next ? peerMatchVector(a, next, nsLabels) : '';
+      const changed = sameAddressing ? before !== after : before.includes('1') || after.includes('1') || a.dependsOnAllPods;
+      if (changed) markAffected(out, pk, true);
+    }
   }
 
-  private affectedByLocal(key: string, out: Set<string>): void {
+  /** A pod joins or leaves this node: it may become/stop being a target, and its local IP a peer address. */
+  private affectedByLocal(key: string, out: Affected): void {
     const info = this.pods.get(key);
-    if (!info) return;
-    for (const pk of this.affectedByPod(key, [info])) out.add(pk);
+    if (info) this.affectedByPod(key, undefined, info, out);
   }
 
-  private affectedByNamespace(versions: Array<NamespaceInfo['labels'] | undefined>): Set<string> {
+  private affectedByNamespace(versions: Array<NamespaceInfo['labels'] | undefined>): Affected {
     for (const [key, entry] of this.nsSelectorCache) {
       if (versions.some((l) => l !== undefined && entry.matches(l))) this.nsSelectorCache.delete(key);
     }
-    const out = new Set<string>();
+    const out: Affected = new Map();
     for (const pk of this.active) {
       const a = this.policies.get(pk)?.analyzed;
-      if (a && versions.some((l) => l !== undefined && namespaceSelectorsMayMatch(a, l))) out.add(pk);
+      if (a && versions.some((l) => l !== undefined && namespaceSelectorsMayMatch(a, l))) markAffected(out, pk, true);
     }
     return out;
   }
 
-  private recomputeAll(keys: Set<string>): FlowDiff {
-    for (const key of keys) this.recompute(key);
+  private recomputeAll(affected: Affected): FlowDiff {
+    for (const [key, peersChanged] of affected) this.recompute(key, peersChanged);
     return this.flush();
   }
 
-  private recompute(key: string): void {
+  private recompute(key: string, peersChanged: boolean): void {
     const st = this.policies.get(key);
     if (!st) return;
+    if (peersChanged) st.peerCache.clear();
     const pieces: Piece[] = [];
     const ruleIds = new Map<string, number>();
     const a = st.analyzed;
     let resolved: ResolvedPolicy | undefined;
     if (a) {
       try {
-        resolved = resolvePolicy(a, this.view);
+        resolved = resolvePolicy(a, this.view, st.peerCache);
       } catch (e) {
         // never let one policy break the others: it contributes nothing and is reported
         st.warnings = [...a.warnings, `cannot compile policy: ${(e as Error).message}; policy skipped`];
@@ -438,8 +464,13 @@ export class PolicyCompiler {
       }
       pieces.push(...isolationPieces(resolved, this.round));
     }
-    if (resolved && resolved.targets.length > 0) this.active.add(key);
-    else this.active.delete(key);
+    if (resolved && resolved.targets.length > 0) {
+      this.active.add(key);
+    } else {
+      // inactive policies are not told about peer changes: their cached peers would go stale
+      this.active.delete(key);
+      st.peerCache.clear();
+    }
     this.setOwnerPieces(st, key, pieces);
     this.setRuleIds(st, ruleIds);
   }

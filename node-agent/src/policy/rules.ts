@@ -84,6 +84,9 @@ export interface ResolvedRule {
   ports: PortSel[] | 'any';
 }
 
+/** Peer pods and addresses of each rule ("<direction>|<index>"), reusable while peers are unchanged. */
+export type PeerCache = Map<string, { pods: PodInfo[]; addresses: string[] }>;
+
 export interface ResolvedPolicy {
   key: string;
   targets: Target[];
@@ -292,7 +295,7 @@ function addressesOf(pods: PodInfo[], view: ClusterView): string[] {
  * Resolve an analyzed policy against the cluster for this node. A policy that selects no local pod
  * resolves to no targets and no rules (nothing to install here).
  */
-export function resolvePolicy(policy: AnalyzedPolicy, view: ClusterView): ResolvedPolicy {
+export function resolvePolicy(policy: AnalyzedPolicy, view: ClusterView, peerCache?: PeerCache): ResolvedPolicy {
   const warnings = [...policy.warnings];
   const { targets, unknown } = resolveTargets(policy, view);
   if (unknown.length > 0) {
@@ -309,14 +312,17 @@ export function resolvePolicy(policy: AnalyzedPolicy, view: ClusterView): Resolv
       resolved.rules.push({ key: `${base}|${portGroup}`, direction: rule.direction, index: rule.index, portGroup, targets: t, peers, ports });
     };
     // Peer pods are resolved once per rule; their addresses and (egress) named ports derive from them.
-    const peerPods = rule.peers.any ? undefined : selectPeerPods(policy, rule.peers.selectors, view);
-    let addresses: string[] | 'any' | undefined;
-    const peerAddresses = (): string[] | 'any' => {
-      if (addresses) return addresses;
-      if (rule.peers.any) return (addresses = 'any');
+    // (cached across recomputes that only change targets; the caller clears it when peers may change)
+    const cacheKey = `${rule.direction}|${rule.index}`;
+    let cached = peerCache?.get(cacheKey);
+    if (!cached && !rule.peers.any) {
+      const pods = selectPeerPods(policy, rule.peers.selectors, view);
       const cidrs = rule.peers.cidrs.map(formatCidr);
-      return (addresses = [...new Set([...cidrs, ...addressesOf(peerPods ?? [], view)])]);
-    };
+      cached = { pods, addresses: [...new Set([...cidrs, ...addressesOf(pods, view)])] };
+      peerCache?.set(cacheKey, cached);
+    }
+    const peerPods = cached?.pods;
+    const peerAddresses = (): string[] | 'any' => cached?.addresses ?? 'any';
 
     if (rule.ports.any) {
       push('all', allTargetIps, peerAddresses(), 'any');
@@ -341,23 +347,26 @@ export function resolvePolicy(policy: AnalyzedPolicy, view: ClusterView): Resolv
   return resolved;
 }
 
-/** Does this analyzed policy's peer selection possibly include a pod with these labels? */
-export function peersMayMatch(
+/**
+ * Which of the policy's peer selectors select a pod with these labels: one character per selector
+ * ('1' selected, '0' not). Comparing two versions of a pod tells whether its peer role changed.
+ */
+export function peerMatchVector(
   policy: AnalyzedPolicy,
   pod: { namespace: string; labels: PodInfo['labels'] },
   namespaceLabels: PodInfo['labels'] | undefined,
-): boolean {
-  if (policy.dependsOnAllPods) return true;
+): string {
+  let v = '';
   for (const rule of policy.rules) {
     if (rule.peers.any) continue;
     for (const sel of rule.peers.selectors) {
       const nsOk = sel.namespaceSelector
         ? namespaceLabels !== undefined && sel.namespaceSelector.matches(namespaceLabels)
         : pod.namespace === policy.namespace;
-      if (nsOk && sel.podMatches(pod.labels)) return true;
+      v += nsOk && sel.podMatches(pod.labels) ? '1' : '0';
     }
   }
-  return false;
+  return v;
 }
 
 /** Does any peer of the policy use a namespaceSelector that matches these namespace labels? */

@@ -60,7 +60,6 @@ export function matchesPacket(m: Match, pkt: SimPacket, regs: Record<number, num
   );
   if (unsupported.length > 0) throw new SimulationError(`simulator cannot evaluate match fields ${unsupported.join(', ')}`);
   if (m.protocol && m.protocol !== 'ip' && m.protocol !== pkt.protocol) return false;
-  if (m.protocol === 'arp') return false;
   for (const r of m.regs ?? []) {
     const [lo, hi] = r.bits ?? [0, 31];
     const width = hi - lo + 1;

@@ -81,7 +81,7 @@ describe('install: loom-ovs start script', function () {
     await execa('ovs-appctl', ['-t', join(env.OVS_RUNDIR!, 'ovs-vswitchd.ctl'), 'exit']);
     const result = await running!;
     running = undefined;
-    assert.equal(result.exitCode, 1, result.all);
-    assert.match(result.all ?? '', /an OVS daemon exited/);
+    assert.equal(result.exitCode, 1, String(result.all));
+    assert.match(String(result.all), /an OVS daemon exited/);
   });
 });

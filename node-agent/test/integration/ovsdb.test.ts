@@ -61,10 +61,11 @@ describe('ovs jsonrpc: connection (fake server)', () => {
   it('matches replies by id (out of order), answers echo, and times out unanswered requests', async () => {
     const path = join(dir, 'a.sock');
     const held: Array<{ id: unknown; params?: unknown }> = [];
-    let echoReply: unknown = null;
+    let gotEchoReply: (m: unknown) => void = () => undefined;
+    const echoReply = new Promise((r) => (gotEchoReply = r));
     await startServer(path, (msg, sock) => {
       if (msg.method === undefined) {
-        echoReply = msg;
+        gotEchoReply(msg);
         return;
       }
       if (msg.method === 'never') return;
@@ -77,7 +78,7 @@ describe('ovs jsonrpc: connection (fake server)', () => {
     sockets[0]?.write(JSON.stringify({ method: 'echo', params: ['ping'], id: 'echo' }));
     const [a, b] = await Promise.all([conn.request('first', ['A']), conn.request('second', ['B'])]);
     assert.deepEqual([a, b], [['A'], ['B']]);
-    assert.deepEqual(echoReply, { id: 'echo', result: ['ping'], error: null });
+    assert.deepEqual(await echoReply, { id: 'echo', result: ['ping'], error: null });
     await assert.rejects(conn.request('never', []), /timed out after 300 ms/);
   });
 

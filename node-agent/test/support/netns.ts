@@ -1,12 +1,31 @@
 // Network namespaces owned by tests. Every namespace a test creates is named with TEST_NETNS_PREFIX
 // so that leftovers of a killed run can be found and removed at the next start.
 import { execa } from 'execa';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const TEST_NETNS_PREFIX = 'loomt-';
 export const TEST_DIR_PREFIX = 'loomt-';
+/** Which test process created each namespace, so a run never removes another live run's namespaces. */
+const OWNER_DIR = '/run/loom-test-owners';
+/** Temporary directories younger than this are left alone by cleanupLeftovers (they may be in use). */
+const STALE_DIR_MS = 15 * 60 * 1000;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function ownerOf(ns: string): Promise<number | undefined> {
+  const text = await readFile(`${OWNER_DIR}/${ns}`, 'utf8').catch(() => '');
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
@@ -31,6 +50,8 @@ export async function listNetns(): Promise<string[]> {
 export async function createNetns(name: string): Promise<string> {
   if (!name.startsWith(TEST_NETNS_PREFIX)) throw new Error(`test netns ${name} must start with ${TEST_NETNS_PREFIX}`);
   await execa('ip', ['netns', 'add', name]);
+  await mkdir(OWNER_DIR, { recursive: true });
+  await writeFile(`${OWNER_DIR}/${name}`, String(process.pid));
   await execa('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
   return name;
 }
@@ -43,16 +64,26 @@ export async function deleteNetns(name: string): Promise<void> {
     try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
   }
   await execa('ip', ['netns', 'del', name], { reject: false });
+  await rm(`${OWNER_DIR}/${name}`, { force: true });
 }
 
-/** Remove namespaces and temporary directories left by a killed run. */
+/**
+ * Remove namespaces and temporary directories left by a killed run: namespaces whose creating
+ * process is gone (or unknown), and temporary directories older than 15 minutes.
+ */
 export async function cleanupLeftovers(prefix = TEST_NETNS_PREFIX): Promise<void> {
   for (const ns of await listNetns()) {
-    if (ns.startsWith(prefix)) await deleteNetns(ns);
+    if (!ns.startsWith(prefix)) continue;
+    const owner = await ownerOf(ns);
+    if (owner !== undefined && owner !== process.pid && isAlive(owner)) continue;
+    await deleteNetns(ns);
   }
   const tmp = tmpdir();
   for (const entry of await readdir(tmp).catch(() => [] as string[])) {
-    if (entry.startsWith(TEST_DIR_PREFIX)) await rm(join(tmp, entry), { recursive: true, force: true });
+    if (!entry.startsWith(TEST_DIR_PREFIX)) continue;
+    const st = await stat(join(tmp, entry)).catch(() => undefined);
+    if (!st || Date.now() - st.mtimeMs < STALE_DIR_MS) continue;
+    if (entry.startsWith(TEST_DIR_PREFIX)) await rm(join(tmp, entry), { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
   }
 }
 

@@ -2,6 +2,7 @@
 // temporary directory (loomt-ovs-* under os.tmpdir()). Never touches a system-wide instance.
 // Clients reach it through unix sockets, so tests talk to it from the host namespace.
 import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,10 +48,16 @@ export interface OvsInstance {
   restartOvsdbServer(): Promise<void>;
 }
 
+/** True while the process exists and is not a zombie (a detached daemon may wait a while to be reaped). */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
