@@ -1,7 +1,9 @@
 // CLI: run the test API server as its own process (e.g. inside a network namespace of the e2e harness).
 //   tsx e2e/apiserver/main.ts --listen 10.0.0.1:6443 --kubeconfig-out /tmp/loomt-x/kubeconfig
-//     [--history-size 1000] [--bookmark-interval-ms 60000] [--token TOKEN] [--log]
-// Prints one JSON line {"url","kubeconfig"} on stdout when ready; stops on SIGTERM/SIGINT.
+//     [--history-size 1000] [--bookmark-interval-ms 60000] [--token TOKEN] [--log] [--unix-socket PATH]
+// Prints one JSON line {"url","kubeconfig"[,"unixSocket"]} on stdout when ready; stops on SIGTERM/SIGINT.
+// --unix-socket adds a plain-HTTP side door (same API plus /loom-test/* fault injection) that the e2e
+// harness uses from other network namespaces.
 import { parseArgs } from 'node:util';
 import { isIP } from 'node:net';
 import { startApiServer } from './server.js';
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     'bookmark-interval-ms': { type: 'string' },
     token: { type: 'string' },
     log: { type: 'boolean', default: false },
+    'unix-socket': { type: 'string' },
   },
   strict: true,
 });
@@ -46,10 +49,15 @@ if (historySize !== undefined) options.historySize = historySize;
 const bookmarkIntervalMs = positiveInt('bookmark-interval-ms', values['bookmark-interval-ms']);
 if (bookmarkIntervalMs !== undefined) options.bookmarkIntervalMs = bookmarkIntervalMs;
 if (values.token) options.token = values.token;
+const unixSocket = values['unix-socket'];
+if (unixSocket !== undefined) {
+  if (!unixSocket.startsWith('/') || unixSocket.includes('..') || Buffer.byteLength(unixSocket) > 107) fail(`--unix-socket must be an absolute path without ".." of at most 107 bytes, got "${unixSocket}"`);
+  options.unixSocketPath = unixSocket;
+}
 if (values.log) options.log = (line) => process.stderr.write(`${line}\n`);
 
 const server = await startApiServer(options);
-process.stdout.write(`${JSON.stringify({ url: server.url, kubeconfig: server.kubeconfigPath })}\n`);
+process.stdout.write(`${JSON.stringify({ url: server.url, kubeconfig: server.kubeconfigPath, ...(server.unixSocketPath ? { unixSocket: server.unixSocketPath } : {}) })}\n`);
 const shutdown = (): void => {
   server.stop().then(() => process.exit(0), () => process.exit(1));
 };

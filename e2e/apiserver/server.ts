@@ -2,7 +2,8 @@
 // list/watch streaming with bookmarks and timeouts, Table responses, discovery, auth and outages.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -41,6 +42,13 @@ export interface ApiServerOptions {
   kubeconfigPath?: string;
   /** Receives one line per request (method, path, status) for debugging. */
   log?: (line: string) => void;
+  /**
+   * Also serve plain HTTP on this unix socket: the e2e harness's side door. Unix sockets are files, so a
+   * process in another network namespace reaches it. Requests on it ignore pause() (like direct store
+   * writes) and it adds fault-injection endpoints: POST /loom-test/{pause-refuse,pause-hang,resume,
+   * compact-history,close-watches}.
+   */
+  unixSocketPath?: string;
 }
 
 export interface ApiServer {
@@ -51,6 +59,8 @@ export interface ApiServer {
   kubeconfigPath: string;
   token: string;
   store: ObjectStore;
+  /** The side-door socket when unixSocketPath was given. */
+  unixSocketPath?: string;
   stop(): Promise<void>;
 }
 
@@ -297,6 +307,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       held.push(() => dispatch(req, res));
       return;
     }
+    serve(req, res);
+  }
+
+  function serve(req: IncomingMessage, res: ServerResponse): void {
     res.on('finish', () => log(`${req.method ?? '?'} ${req.url ?? ''} ${res.statusCode}`));
     handle(req, res).catch((err: unknown) => {
       const apiError = err instanceof ApiError ? err : internalError(err instanceof Error ? err.message : String(err));
@@ -305,6 +319,43 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         return;
       }
       sendJson(res, apiError.code, apiError.status);
+    });
+  }
+
+  /** Fault injection for the harness (side door only); false when the path is not a control path. */
+  function handleControl(req: IncomingMessage, res: ServerResponse): boolean {
+    const m = /^\/loom-test\/([a-z-]+)$/.exec(req.url ?? '');
+    if (!m) return false;
+    const actions: Record<string, () => void> = {
+      'pause-refuse': () => store.pause('refuse'),
+      'pause-hang': () => store.pause('hang'),
+      resume: () => store.resume(),
+      'compact-history': () => store.compactHistory(),
+      'close-watches': () => store.closeWatches(),
+    };
+    const action = actions[m[1] ?? ''];
+    if (req.method !== 'POST' || !action) {
+      sendJson(res, 404, { error: `unknown control request ${req.method ?? ''} ${req.url ?? ''}; use POST /loom-test/{${Object.keys(actions).join(',')}}` });
+      return true;
+    }
+    action();
+    sendJson(res, 200, { ok: true, paused: store.paused ?? null, resourceVersion: store.currentResourceVersion() });
+    return true;
+  }
+
+  let sideDoor: Server | undefined;
+  if (options.unixSocketPath !== undefined) {
+    const path = options.unixSocketPath;
+    sideDoor = createHttpServer((req, res) => {
+      if (!handleControl(req, res)) serve(req, res);
+    });
+    await rm(path, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      sideDoor!.once('error', reject);
+      sideDoor!.listen(path, () => {
+        sideDoor!.off('error', reject);
+        resolve();
+      });
     });
   }
 
@@ -339,7 +390,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const kubeconfigPath = await writeKubeconfig(options.kubeconfigPath ?? join(workDir, 'kubeconfig'), { server: url, token });
 
   let stopped = false;
-  return {
+  const result: ApiServer = {
     url, host, port: address.port, kubeconfigPath, token, store,
     async stop(): Promise<void> {
       if (stopped) return;
@@ -349,7 +400,13 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
       await closed;
+      if (sideDoor) {
+        sideDoor.closeAllConnections();
+        await new Promise<void>((resolve) => sideDoor!.close(() => resolve()));
+      }
       await rm(workDir, { recursive: true, force: true });
     },
   };
+  if (options.unixSocketPath !== undefined) result.unixSocketPath = options.unixSocketPath;
+  return result;
 }

@@ -12,7 +12,12 @@ import { OvsdbClient } from '../ovs/ovsdb.js';
 import { baseFlows, type NodeNetwork } from '../pipeline/pipeline.js';
 import { TABLE_NAMES } from '../pipeline/flow.js';
 import { getInterfaceMtu } from '../podnet/index.js';
+import type * as k8s from '@kubernetes/client-node';
 import { loadKubeConfig, waitForNodePodCidr } from '../k8s/node.js';
+import { nodeWatch, ResilientInformer } from '../k8s/informers.js';
+import { ensureHostRules } from './host-rules.js';
+import { Overlay } from './overlay.js';
+import { setupUnderlay, type Underlay } from './underlay.js';
 import { errorMessage, logger } from '../util/log.js';
 import { bridgePorts, flowTable, podInterfaces } from './adapters.js';
 import { Attachments } from './attachments.js';
@@ -22,6 +27,7 @@ import { FLOW_ROUND_KEY, setupNodeDatapath, type NodeDatapathState } from './nod
 
 const log = logger('agent');
 const VXLAN_OVERHEAD = 50;
+const TUNNEL_OFPORT = 1;
 
 export class Agent {
   private ready = false;
@@ -30,6 +36,10 @@ export class Agent {
   private server: CniServer | undefined;
   private http: HttpEndpoints | undefined;
   private datapath: NodeDatapathState | undefined;
+  private kc: k8s.KubeConfig | undefined;
+  private nodeInformer: ResilientInformer<k8s.V1Node> | undefined;
+  underlay: Underlay | undefined;
+  overlay: Overlay | undefined;
   attachments: Attachments | undefined;
   flows: FlowSync | undefined;
   readonly metrics: LoomMetrics;
@@ -87,7 +97,45 @@ export class Agent {
     const ofctl = new OpenFlowClient({ bridge: c.bridge, target: `unix:${bridgeMgmtSocket(c)}` });
     this.flows = new FlowSync(flowTable(ofctl), this.datapath.previousRound);
     const ipam = await IpamStore.open(c.stateDir, podCidr);
-    const mtu = await this.podMtu();
+    if (!isStandalone(c) || c.transportInterface || c.transportIP) {
+      this.startupProblem = 'setting up the underlay and tunnel';
+      this.underlay = await setupUnderlay(this.ovsdb, {
+        datapathType: this.datapath.datapathType,
+        ...(c.transportInterface ? { transportInterface: c.transportInterface } : {}),
+        ...(c.transportIP ? { transportIP: c.transportIP } : {}),
+      });
+    }
+    const mtu = c.mtu !== 0 ? c.mtu : this.underlay ? this.underlay.mtu - VXLAN_OVERHEAD : await this.podMtu();
+    if (this.underlay) {
+      const tunOfport = await this.ovsdb.ensureTunnelPort(c.bridge, c.tunnelInterface, {
+        type: 'vxlan',
+        dstPort: c.tunnelPort,
+        ofportRequest: TUNNEL_OFPORT,
+        externalIds: { 'loom-role': 'tunnel' },
+      });
+      this.overlay = new Overlay({
+        localNode: c.nodeName,
+        net,
+        tunnel: { ofport: tunOfport, vni: c.tunnelVNI },
+        flows: this.flows,
+        gatewayInterface: c.gatewayInterface,
+        podMtu: mtu,
+        onPeers: (n) => this.metrics.tunnelPeers.set(n),
+      });
+      await ensureHostRules({
+        clusterCidr: c.clusterCIDR,
+        ...(this.underlay.ipInterface !== this.underlay.nic ? { uplinkNic: this.underlay.nic } : {}),
+      });
+    }
+    if (this.kc) {
+      this.startupProblem = 'waiting for the Kubernetes watches to sync';
+      this.nodeInformer = new ResilientInformer(this.kc, nodeWatch(this.kc), () => {
+        if (this.ready) void this.overlay?.sync(this.nodeInformer!.list());
+      });
+      await this.nodeInformer.start();
+      await this.nodeInformer.waitForSync();
+      this.overlay?.setInitial(this.nodeInformer.list());
+    }
     this.attachments = new Attachments({
       ipam,
       ports: bridgePorts(this.ovsdb, c.bridge),
@@ -102,6 +150,7 @@ export class Agent {
     this.startupProblem = 'restoring pods and flows';
     await this.attachments.recover();
     await this.resyncFlows();
+    await this.overlay?.syncRoutes();
     await this.ovsdb.setFlowRestoreWait(false);
 
     this.ready = true;
@@ -119,7 +168,11 @@ export class Agent {
   }
 
   private desiredFlows(net: NodeNetwork, round: number) {
-    return [...baseFlows(net, round), ...this.attachments!.list().flatMap((a) => this.attachments!.flowsFor(a, round))];
+    return [
+      ...baseFlows(net, round),
+      ...(this.overlay?.desiredFlows(round) ?? []),
+      ...this.attachments!.list().flatMap((a) => this.attachments!.flowsFor(a, round)),
+    ];
   }
 
   private async installedCookies(): Promise<Set<bigint>> {
@@ -140,10 +193,11 @@ export class Agent {
 
   private async resolvePodCidr(): Promise<string> {
     const c = this.config;
+    if (!isStandalone(c)) this.kc = loadKubeConfig(c.kubeconfig);
     if (c.podCIDR) return c.podCIDR;
     if (isStandalone(c)) throw new Error('standalone mode (kubeconfig "none") needs podCIDR');
     this.startupProblem = `waiting for Node ${c.nodeName} and its podCIDR`;
-    const info = await waitForNodePodCidr(loadKubeConfig(c.kubeconfig), c.nodeName);
+    const info = await waitForNodePodCidr(this.kc!, c.nodeName);
     return info.podCidr!;
   }
 
@@ -176,6 +230,7 @@ export class Agent {
     this.ready = false;
     this.startupProblem = 'shutting down';
     if (opts.uninstall && this.config.installCniConfig) await removeCniConf(cniConfPath(this.config));
+    await this.nodeInformer?.stop();
     await this.server?.stop();
     await this.http?.close();
     this.ovsdb?.close();

@@ -15,6 +15,8 @@ import {
   type DeletePodInterfaceSpec,
   type PodInterfaceSpec,
 } from './podif.js';
+import { threadNetnsInode } from './netns-switch.js';
+import { podSideSetupCounts } from './podside.js';
 import { closeRtnl } from './rtnl.js';
 
 export type CliStep =
@@ -24,7 +26,11 @@ export type CliStep =
   | { op: 'exists'; args: { name: string } }
   | { op: 'listHostVeths'; args: { prefix?: string } }
   | { op: 'mtu'; args: { name: string } }
-  | { op: 'address'; args: { name: string } };
+  | { op: 'address'; args: { name: string } }
+  /** Which path configured the pod ends so far: { inProcess, spawnFallback } */
+  | { op: 'podSideCounts'; args: Record<string, never> }
+  /** Inode of the main thread's current netns (compare with stat(netnsPath).ino) */
+  | { op: 'threadNetnsInode'; args: Record<string, never> };
 
 export type CliResult =
   | { ok: true; value: unknown; ms: number }
@@ -39,6 +45,8 @@ function run(step: CliStep): Promise<unknown> {
     case 'listHostVeths': return listHostVeths(step.args.prefix);
     case 'mtu': return getInterfaceMtu(step.args.name);
     case 'address': return getInterfaceAddress(step.args.name);
+    case 'podSideCounts': return Promise.resolve(podSideSetupCounts());
+    case 'threadNetnsInode': return Promise.resolve(threadNetnsInode());
   }
 }
 
@@ -60,7 +68,7 @@ export async function runSteps(steps: CliStep[]): Promise<CliResult[]> {
 async function main(): Promise<void> {
   const raw = process.argv[2];
   if (!raw) {
-    console.error('usage: cli.ts \'[{"op":"create|delete|check|exists|listHostVeths|mtu|address","args":{...}}]\'');
+    console.error('usage: cli.ts \'[{"op":"create|delete|check|exists|listHostVeths|mtu|address|podSideCounts|threadNetnsInode","args":{...}}]\'');
     process.exit(2);
   }
   const steps = JSON.parse(raw) as CliStep[];

@@ -1,11 +1,13 @@
 // Pod interface lifecycle: create (CNI ADD), delete (DEL), check (CHECK), leak listing (GC).
-// Host side: in-process rtnetlink + /proc/sys in the current netns. Pod side: one nsenter round
-// (ip -batch + ethtool in parallel). Any failure after the veth exists removes it before rethrowing.
+// Host side: in-process rtnetlink + /proc/sys in the current netns. Pod side: sockets opened in the
+// pod netns through setns (podside.ts; nsenter spawns when the FFI is missing). Any failure after
+// the veth exists removes it before rethrowing.
 import { randomBytes } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { PodNetError } from './errors.js';
 import { HOST_VETH_PREFIX } from './naming.js';
-import { configurePodSide, inspectPodSide } from './podns.js';
+import { inspectPodSide } from './podns.js';
+import { setUpPodSide } from './podside.js';
 import { createVethPair, deleteLink, getIpv4Addresses, getLink, listLinks, netlinkErrno, setLinkUp } from './rtnl.js';
 import { writeHostVethSysctls } from './sysctl.js';
 import { bytesToMac, validateCidr, validateGateway, validateIfname, validateMac, validateMtu, validateNetnsPath } from './validate.js';
@@ -65,24 +67,25 @@ export async function createPodInterface(spec: PodInterfaceSpec): Promise<PodInt
   const podMac = spec.podMac === undefined ? randomMac() : validateMac('podMac', spec.podMac);
   const hostMac = randomMac();
 
-  const netns = await openNetns(netnsPath);
+  const netns = await openNetns(netnsPath); // kept open: the pod side is configured through this fd
   try {
-    await createVethPair({ ifname: hostIfname, mtu, mac: hostMac }, { ifname, mtu, mac: podMac, netnsFd: netns.fd });
-  } catch (err) {
-    throw await explainCreateError(err, { netnsPath, ifname, hostIfname });
+    try {
+      await createVethPair({ ifname: hostIfname, mtu, mac: hostMac }, { ifname, mtu, mac: podMac, netnsFd: netns.fd });
+    } catch (err) {
+      throw await explainCreateError(err, { netnsPath, ifname, hostIfname });
+    }
+    try {
+      writeHostVethSysctls(hostIfname); // before link up: no IPv6 link-local, no ARP answers ever
+      await Promise.all([
+        setLinkUp(hostIfname),
+        setUpPodSide({ netnsFd: netns.fd, netnsPath, ifname, address: `${cidr.ip}/${cidr.prefixLength}`, gateway, disableTxChecksum: spec.disableTxChecksum }),
+      ]);
+    } catch (err) {
+      await deleteLink(hostIfname).catch(() => undefined); // removes the pod end as well
+      throw err;
+    }
   } finally {
     await netns.close();
-  }
-
-  try {
-    writeHostVethSysctls(hostIfname); // before link up: no IPv6 link-local, no ARP answers ever
-    await Promise.all([
-      setLinkUp(hostIfname),
-      configurePodSide({ netnsPath, ifname, address: `${cidr.ip}/${cidr.prefixLength}`, gateway, disableTxChecksum: spec.disableTxChecksum }),
-    ]);
-  } catch (err) {
-    await deleteLink(hostIfname).catch(() => undefined); // removes the pod end as well
-    throw err;
   }
   return { hostIfname, hostMac, podMac, mtu };
 }

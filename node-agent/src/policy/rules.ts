@@ -311,8 +311,8 @@ export function resolvePolicy(policy: AnalyzedPolicy, view: ClusterView, peerCac
       if (t.length === 0 || (peers !== 'any' && peers.length === 0) || (ports !== 'any' && ports.length === 0)) return;
       resolved.rules.push({ key: `${base}|${portGroup}`, direction: rule.direction, index: rule.index, portGroup, targets: t, peers, ports });
     };
-    // Peer pods are resolved once per rule; their addresses and (egress) named ports derive from them.
-    // (cached across recomputes that only change targets; the caller clears it when peers may change)
+    // Peer pods are resolved once per rule (addresses and egress named ports derive from them) and
+    // cached across recomputes that only change targets; the caller clears the cache otherwise.
     const cacheKey = `${rule.direction}|${rule.index}`;
     let cached = peerCache?.get(cacheKey);
     if (!cached && !rule.peers.any) {
@@ -322,19 +322,19 @@ export function resolvePolicy(policy: AnalyzedPolicy, view: ClusterView, peerCac
       peerCache?.set(cacheKey, cached);
     }
     const peerPods = cached?.pods;
-    const peerAddresses = (): string[] | 'any' => cached?.addresses ?? 'any';
+    const addresses: string[] | 'any' = cached?.addresses ?? 'any';
 
     if (rule.ports.any) {
-      push('all', allTargetIps, peerAddresses(), 'any');
+      push('all', allTargetIps, addresses, 'any');
       continue;
     }
-    if (rule.ports.numeric.length > 0) push('numeric', allTargetIps, peerAddresses(), dedupePorts(rule.ports.numeric));
+    if (rule.ports.numeric.length > 0) push('numeric', allTargetIps, addresses, dedupePorts(rule.ports.numeric));
     const named = rule.ports.named;
     if (named.length === 0) continue;
     if (rule.direction === 'ingress') {
       // named ports resolve against each target pod: one group per distinct resolution
       for (const [sig, g] of groupByPorts(targets, (t) => resolveNamed(named, t.info))) {
-        push(`named:${sig}`, g.items.map((t) => t.ip), peerAddresses(), g.ports);
+        push(`named:${sig}`, g.items.map((t) => t.ip), addresses, g.ports);
       }
     } else {
       // named ports resolve against each destination pod; ipBlock destinations have no named ports

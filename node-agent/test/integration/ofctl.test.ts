@@ -5,8 +5,8 @@ import { renderActions, renderMatch, type InstalledFlow } from '../../src/ovs/fl
 import { OpenFlowClient } from '../../src/ovs/ofctl.js';
 import { OvsAppctl } from '../../src/ovs/appctl.js';
 import { OvsdbClient } from '../../src/ovs/ovsdb.js';
-import { createNetns, deleteNetns, requireRoot } from '../support/netns.js';
-import { OVS_TEST_PREFIX, cleanupOvsLeftovers, startOvsInstance, type OvsInstance } from '../support/ovs-instance.js';
+import { cleanupLeftovers, createNetns, deleteNetns, requireRoot } from '../support/netns.js';
+import { OVS_TEST_PREFIX, startOvsInstance, type OvsInstance } from '../support/ovs-instance.js';
 
 const pod = (round: number, id: number) => makeCookie(round, CookieKind.Pod, id);
 const MAC = 'aa:bb:cc:dd:ee:01';
@@ -60,14 +60,14 @@ const sortFlows = <T extends { table: number; priority: number; match: string }>
   [...flows].sort((a, b) => a.table - b.table || b.priority - a.priority || (a.match < b.match ? -1 : a.match > b.match ? 1 : 0));
 
 describe('OpenFlow adapter against a real ovs-vswitchd', function () {
-  const ns = `${OVS_TEST_PREFIX}-of`;
+  const ns = `${OVS_TEST_PREFIX}-of-${process.pid}`;
   let ovs: OvsInstance | null = null;
   let db: OvsdbClient | null = null;
   let of: OpenFlowClient;
 
   before(async function () {
     requireRoot(this);
-    await cleanupOvsLeftovers(`${OVS_TEST_PREFIX}-of`);
+    await cleanupLeftovers();
     await createNetns(ns);
     ovs = await startOvsInstance(ns, { dirPrefix: `${OVS_TEST_PREFIX}-of-` });
     db = await OvsdbClient.connect(ovs.dbSock);

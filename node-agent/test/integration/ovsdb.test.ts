@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsonRpcConnection, JsonStreamSplitter } from '../../src/ovs/jsonrpc.js';
 import { OvsdbClient } from '../../src/ovs/ovsdb.js';
-import { createNetns, deleteNetns, nsExec, requireRoot } from '../support/netns.js';
-import { OVS_TEST_PREFIX, cleanupOvsLeftovers, startOvsInstance, type OvsInstance } from '../support/ovs-instance.js';
+import { cleanupLeftovers, createNetns, deleteNetns, nsExec, requireRoot } from '../support/netns.js';
+import { OVS_TEST_PREFIX, startOvsInstance, type OvsInstance } from '../support/ovs-instance.js';
 
 describe('ovs jsonrpc: stream framing', () => {
   it('splits back-to-back JSON texts across arbitrary chunk boundaries, braces inside strings included', () => {
@@ -100,14 +100,14 @@ describe('ovs jsonrpc: connection (fake server)', () => {
 });
 
 describe('ovsdb client against a real ovsdb-server', function () {
-  const ns = `${OVS_TEST_PREFIX}-db`;
+  const ns = `${OVS_TEST_PREFIX}-db-${process.pid}`;
   let ovs: OvsInstance | null = null;
   let db: OvsdbClient;
   const vsctl = (...args: string[]) => execa('ovs-vsctl', [`--db=${ovs!.dbSock}`, ...args]).then((r) => r.stdout.trim());
 
   before(async function () {
     requireRoot(this);
-    await cleanupOvsLeftovers();
+    await cleanupLeftovers();
     await createNetns(ns);
     ovs = await startOvsInstance(ns, { dirPrefix: `${OVS_TEST_PREFIX}-db-` });
     db = await OvsdbClient.connect(ovs.dbSock);

@@ -18,11 +18,14 @@ const run = randomBytes(3).toString('hex');
 const nodeNs = `${PREFIX}node-${run}`;
 let podSeq = 0;
 
-/** Run podnet steps inside the node netns; returns one result per step. */
-async function driver(steps: CliStep[]): Promise<CliResult[]> {
-  const r = await execa('ip', ['netns', 'exec', nodeNs, NODE_BIN, '--import', 'tsx', CLI, JSON.stringify(steps)], { timeout: 30000 });
+/** Run podnet steps inside the node netns (in one process); returns one result per step. */
+async function driver(steps: CliStep[], env: Record<string, string> = {}): Promise<CliResult[]> {
+  const r = await execa('ip', ['netns', 'exec', nodeNs, NODE_BIN, '--import', 'tsx', CLI, JSON.stringify(steps)], { timeout: 30000, env });
   return JSON.parse(r.stdout) as CliResult[];
 }
+/** Forces the nsenter/ip/ethtool spawn path in the driver process. */
+const SPAWN_FALLBACK = { LOOM_PODNET_FFI: 'off' };
+const netnsInode = async (name: string) => (await stat(`/var/run/netns/${name}`)).ino;
 async function one(step: CliStep): Promise<CliResult> {
   return (await driver([step]))[0]!;
 }
@@ -148,15 +151,75 @@ describe('podnet (integration, root)', function () {
     }
   });
 
-  it('a failure midway (pod already has a default route) removes the veth before rethrowing', async () => {
+  async function podWithDefaultRoute() {
     const pod = await podNs();
     await execa('ip', ['-n', pod.name, 'link', 'add', 'other0', 'type', 'veth', 'peer', 'name', 'other1']);
     await execa('ip', ['-n', pod.name, 'link', 'set', 'other0', 'up']);
     await execa('ip', ['-n', pod.name, 'route', 'add', 'default', 'dev', 'other0']);
-    const r = await one({ op: 'create', args: spec(pod.path, newHostName()) });
-    assert.equal(errCode(r), 'COMMAND_FAILED');
+    return pod;
+  }
+
+  it('a failure midway (pod already has a default route) removes the veth before rethrowing; the thread is back in the node netns', async () => {
+    const pod = await podWithDefaultRoute();
+    const [r, counts, inode] = await driver([
+      { op: 'create', args: spec(pod.path, newHostName()) },
+      { op: 'podSideCounts', args: {} },
+      { op: 'threadNetnsInode', args: {} },
+    ]);
+    assert.equal(errCode(r!), 'KERNEL_ERROR');
+    assert.match(r!.ok ? '' : r!.error.message, /default route via 10\.244\.1\.1 dev eth0 .*EEXIST/);
+    assert.deepEqual(okValue(counts!), { inProcess: 1, spawnFallback: 0 });
+    assert.equal(okValue(inode!), await netnsInode(nodeNs));
     assert.deepEqual(await nodeVeths(), []);
     assert.deepEqual(await podLinks(pod.name), ['lo', 'other0', 'other1']);
+  });
+
+  it('spawn fallback (LOOM_PODNET_FFI=off): same failure is COMMAND_FAILED and leaks nothing', async () => {
+    const pod = await podWithDefaultRoute();
+    const [r, counts] = await driver([{ op: 'create', args: spec(pod.path, newHostName()) }, { op: 'podSideCounts', args: {} }], SPAWN_FALLBACK);
+    assert.equal(errCode(r!), 'COMMAND_FAILED');
+    assert.deepEqual(okValue(counts!), { inProcess: 0, spawnFallback: 1 });
+    assert.deepEqual(await nodeVeths(), []);
+    assert.deepEqual(await podLinks(pod.name), ['lo', 'other0', 'other1']);
+  });
+
+  it('configures pod ends in process (no spawn), many in one process, and leaves the thread in the node netns', async () => {
+    const podList = [await podNs(), await podNs(), await podNs()];
+    const hosts = podList.map(() => newHostName());
+    const results = await driver([
+      { op: 'threadNetnsInode', args: {} },
+      ...podList.map((p, i) => ({ op: 'create' as const, args: spec(p.path, hosts[i]!, { disableTxChecksum: i !== 2, address: `10.244.1.${10 + i}/24` }) })),
+      ...podList.map((p, i) => ({ op: 'check' as const, args: spec(p.path, hosts[i]!, { address: `10.244.1.${10 + i}/24` }) })),
+      { op: 'podSideCounts', args: {} },
+      { op: 'threadNetnsInode', args: {} },
+    ]);
+    const nodeInode = await netnsInode(nodeNs);
+    assert.equal(okValue(results[0]!), nodeInode);
+    for (let i = 0; i < 3; i++) {
+      okValue(results[1 + i]!);
+      assert.deepEqual(okValue(results[4 + i]!), [], `pod ${i} check`);
+    }
+    assert.deepEqual(okValue(results[7]!), { inProcess: 3, spawnFallback: 0 });
+    assert.equal(okValue(results[8]!), nodeInode);
+    for (const [i, p] of podList.entries()) {
+      const expected = i !== 2 ? 'off' : 'on'; // the third pod asked to keep tx checksum offload
+      assert.match((await nsExec(p.name, 'ethtool', ['-k', 'eth0'])).stdout, new RegExp(`^tx-checksumming: ${expected}$`, 'm'), `pod ${i}`);
+    }
+    assert.deepEqual(await nodeVeths(), [...hosts].sort());
+  });
+
+  it('spawn fallback (LOOM_PODNET_FFI=off) still configures the pod end completely', async () => {
+    const pod = await podNs();
+    const host = newHostName();
+    const [created, check, counts] = await driver([
+      { op: 'create', args: spec(pod.path, host) },
+      { op: 'check', args: spec(pod.path, host) },
+      { op: 'podSideCounts', args: {} },
+    ], SPAWN_FALLBACK);
+    okValue(created!);
+    assert.deepEqual(okValue(check!), []);
+    assert.deepEqual(okValue(counts!), { inProcess: 0, spawnFallback: 1 });
+    assert.match((await nsExec(pod.name, 'ethtool', ['-k', 'eth0'])).stdout, /^tx-checksumming: off$/m);
   });
 
   it('rejects invalid values before touching anything', async () => {

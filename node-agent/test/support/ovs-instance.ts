@@ -3,31 +3,14 @@
 // Clients reach it through unix sockets, so tests talk to it from the host namespace.
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TEST_DIR_PREFIX, TEST_NETNS_PREFIX, deleteNetns, listNetns } from './netns.js';
+import { TEST_DIR_PREFIX, TEST_NETNS_PREFIX } from './netns.js';
 
 const SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
 /** Namespaces and directories of the OVS adapter's own tests start with this (a subset of loomt-). */
 export const OVS_TEST_PREFIX = `${TEST_NETNS_PREFIX}ovstest`;
-
-/**
- * Removes what a killed run left behind, touching only namespaces and temp directories whose name
- * starts with `prefix` (cleanupLeftovers() removes every loomt-* directory, including those of suites
- * running at the same time).
- */
-export async function cleanupOvsLeftovers(prefix = OVS_TEST_PREFIX): Promise<void> {
-  if (!prefix.startsWith(TEST_NETNS_PREFIX) || prefix.length <= TEST_NETNS_PREFIX.length) {
-    throw new Error(`cleanup prefix must be a longer prefix than ${TEST_NETNS_PREFIX}, got ${prefix}`);
-  }
-  for (const ns of await listNetns()) {
-    if (ns.startsWith(prefix)) await deleteNetns(ns);
-  }
-  for (const entry of await readdir(tmpdir()).catch(() => [] as string[])) {
-    if (entry.startsWith(prefix)) await rm(join(tmpdir(), entry), { recursive: true, force: true });
-  }
-}
 
 export interface OvsInstance {
   netns: string;
@@ -97,6 +80,12 @@ export async function startOvsInstance(netns: string, opts: { dirPrefix?: string
   const ovsdbPidfile = join(rundir, 'ovsdb-server.pid');
   const vswitchdPidfile = join(rundir, 'ovs-vswitchd.pid');
 
+  // Daemon pids, remembered at start so stop() can kill them even if the pidfiles are gone.
+  const knownPids = new Map<string, number>();
+  const rememberPid = async (pidfile: string) => {
+    const pid = await readPid(pidfile);
+    if (pid !== null) knownPids.set(pidfile, pid);
+  };
   const startOvsdb = () =>
     inNs('ovsdb-server', [
       join(dbdir, 'conf.db'),
@@ -107,7 +96,7 @@ export async function startOvsInstance(netns: string, opts: { dirPrefix?: string
       `--log-file=${join(logdir, 'ovsdb-server.log')}`,
       '-vconsole:off',
       '--detach',
-    ]);
+    ]).finally(() => rememberPid(ovsdbPidfile));
   const startVswitchd = () =>
     inNs('ovs-vswitchd', [
       `unix:${dbSockPath}`,
@@ -116,11 +105,11 @@ export async function startOvsInstance(netns: string, opts: { dirPrefix?: string
       `--log-file=${join(logdir, 'ovs-vswitchd.log')}`,
       '-vconsole:off',
       '--detach',
-    ]);
+    ]).finally(() => rememberPid(vswitchdPidfile));
 
   /** appctl exit, then SIGKILL by pidfile if the daemon is still there. */
   const stopDaemon = async (ctl: string, pidfile: string) => {
-    const pid = await readPid(pidfile);
+    const pid = (await readPid(pidfile)) ?? knownPids.get(pidfile) ?? null;
     await execa('ovs-appctl', ['-t', ctl, 'exit'], { reject: false, timeout: 5000 });
     if (pid !== null && !(await waitGone(pid, 3000))) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
@@ -139,9 +128,9 @@ export async function startOvsInstance(netns: string, opts: { dirPrefix?: string
   };
 
   try {
-    await execa('ovsdb-tool', ['create', join(dbdir, 'conf.db'), SCHEMA]);
+    await execa('ovsdb-tool', ['create', join(dbdir, 'conf.db'), SCHEMA], { timeout: 10000 });
     await startOvsdb();
-    await execa('ovs-vsctl', [`--db=unix:${dbSockPath}`, '--no-wait', 'init'], { timeout: 10000 });
+    await execa('ovs-vsctl', [`--db=unix:${dbSockPath}`, '--timeout=10', '--no-wait', 'init'], { timeout: 10000 });
     await startVswitchd();
   } catch (err) {
     await stop();

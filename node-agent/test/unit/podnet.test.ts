@@ -3,6 +3,9 @@ import { hostVethName, randomMac, PodNetError, isPodNetError } from '../../src/p
 import { encodeVethLinkInfo, netlinkErrno, parseNlas } from '../../src/podnet/rtnl.js';
 import { parsePodSideState, podIpBatch } from '../../src/podnet/podns.js';
 import { sysctlPath } from '../../src/podnet/sysctl.js';
+import { ETHTOOL_STXCSUM } from '../../src/podnet/ethtool.js';
+import { libc, libcLoadError } from '../../src/podnet/netns-switch.js';
+import { podSideSetupCounts } from '../../src/podnet/podside.js';
 import {
   inSubnet, validateCidr, validateGateway, validateIfname, validateMac, validateMtu, validateNetnsPath,
 } from '../../src/podnet/validate.js';
@@ -107,5 +110,23 @@ describe('podnet: encodings', () => {
       link: { mtu: 1450, mac: '0a:58:0a:f4:01:05', up: true, ipv4: ['10.244.1.5/24'] },
     });
     assert.deepEqual(parsePodSideState('[]\n'), { defaultRoutes: [] });
+  });
+});
+
+describe('podnet: in-process pod setup (koffi)', () => {
+  it('koffi and libc load here, so the fast path is available', function () {
+    if (process.env.LOOM_PODNET_FFI === 'off') this.skip();
+    assert.equal(libcLoadError(), undefined);
+    const c = libc();
+    assert.ok(c);
+    assert.equal(c.close(-1), -1);
+    assert.equal(c.lastError(), 'EBADF');
+  });
+  it('uses ETHTOOL_STXCSUM (0x17); setup counts are a snapshot callers cannot alter', () => {
+    assert.equal(ETHTOOL_STXCSUM, 0x17);
+    const counts = podSideSetupCounts();
+    assert.deepEqual(Object.keys(counts).sort(), ['inProcess', 'spawnFallback']);
+    counts.spawnFallback += 100;
+    assert.notEqual(podSideSetupCounts().spawnFallback, counts.spawnFallback);
   });
 });

@@ -1,0 +1,327 @@
+// A private containerd (with its CRI plugin) for tests: own root/state/socket under a
+// `loomt-cri-*` temporary directory, its own CNI bin_dir and conf_dir, running inside a node's
+// network namespace. Never touches a system-wide containerd (/run/containerd, /var/lib/containerd).
+//
+// containerd is started with `nsenter --net=...` (network namespace only), not `ip netns exec`:
+// it must stay in the host mount namespace so that the sandbox netns it bind-mounts under
+// /var/run/netns (a shared mount) is visible to loom-agent, which runs in its own mount namespace.
+import { execa, type ResultPromise } from 'execa';
+import { existsSync, readFileSync } from 'node:fs';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { CRI_PROTO, CriClient } from './cri-client.js';
+
+export const CRI_DIR_PREFIX = 'loomt-cri-';
+/** Where Debian's containernetworking-plugins installs loopback, portmap, bridge, host-local. */
+export const DEBIAN_CNI_DIR = '/usr/lib/cni';
+export const REQUIRED_TOOLS = ['containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'nsenter', 'tar'] as const;
+const SANDBOX_NETNS_RE = /^\/var\/run\/netns\/cni-[0-9a-f-]{36}$/;
+const SAFE_PATH_RE = /^\/[A-Za-z0-9._\/-]+$/;
+
+export type Snapshotter = 'overlayfs' | 'native';
+
+export interface ContainerdOptions {
+  /** node network namespace (a `loomt-` name) that containerd runs in */
+  netns: string;
+  /** image reference used as CRI `sandbox_image`; it must be imported before the first sandbox */
+  sandboxImage: string;
+  /** the CNI network configuration list written to conf_dir as 10-<name>.conflist */
+  conflist: { name: string } & Record<string, unknown>;
+  /** CNI executables for bin_dir: file name -> absolute source path (symlinked) */
+  cniBinaries: Record<string, string>;
+  snapshotter?: Snapshotter;
+}
+
+export interface PrivateContainerd {
+  dir: string;
+  /** containerd's grpc socket (CRI and containerd APIs) */
+  socket: string;
+  netns: string;
+  logFile: string;
+  cri: CriClient;
+  /** `ctr` against this instance (namespace k8s.io), argument array only */
+  ctr(args: string[]): Promise<string>;
+  /** `ctr images import` of an OCI archive, then waits until the CRI plugin sees `ref` */
+  importImage(archive: string, ref: string): Promise<void>;
+  /** Remember a sandbox netns path so that a later run can remove it if this one is killed. */
+  recordSandboxNetns(path: string): Promise<void>;
+  /** Stop and remove every sandbox (best effort), stop containerd, kill its shims, unmount, remove the directory. */
+  stop(): Promise<void>;
+}
+
+/** Why containerd cannot run here (missing executables), or undefined when it can. */
+export function containerdUnavailableReason(): string | undefined {
+  const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/bin', '/usr/sbin', '/sbin', '/bin']);
+  const missing = REQUIRED_TOOLS.filter((t) => !dirs.some((d) => d && existsSync(join(d, t))));
+  for (const p of ['loopback', 'portmap']) if (!existsSync(join(DEBIAN_CNI_DIR, p))) missing.push(`${DEBIAN_CNI_DIR}/${p}` as never);
+  if (missing.length === 0) return undefined;
+  return `missing ${missing.join(', ')}: apt-get install containerd runc containernetworking-plugins util-linux tar`;
+}
+
+function tomlString(s: string): string {
+  if (!SAFE_PATH_RE.test(s) && !/^[A-Za-z0-9._:\/-]+$/.test(s)) throw new Error(`refusing to put ${JSON.stringify(s)} into containerd's config`);
+  return JSON.stringify(s);
+}
+
+/** containerd 1.6 config (version 2) for a private instance rooted at `dir`. */
+export function containerdConfigToml(dir: string, o: { sandboxImage: string; snapshotter: Snapshotter }): string {
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  return [
+    'version = 2',
+    `root = ${tomlString(join(dir, 'root'))}`,
+    `state = ${tomlString(join(dir, 'state'))}`,
+    'oom_score = 0',
+    // Snapshotters that need kernel features or tools this machine lacks only log noise.
+    'disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs", "io.containerd.tracing.processor.v1.otlp"]',
+    '[grpc]',
+    `  address = ${tomlString(join(dir, 'containerd.sock'))}`,
+    '[ttrpc]',
+    `  address = ${tomlString(join(dir, 'containerd.sock.ttrpc'))}`,
+    '[debug]',
+    '  address = ""',
+    '  level = "info"',
+    '[metrics]',
+    '  address = ""',
+    '[plugins."io.containerd.internal.v1.opt"]',
+    `  path = ${tomlString(join(dir, 'opt'))}`,
+    `[${cri}]`,
+    `  sandbox_image = ${tomlString(o.sandboxImage)}`,
+    // No CAP_SYS_RESOURCE on these VMs: without this every sandbox start fails on oom_score_adj.
+    '  restrict_oom_score_adj = true',
+    '  stream_server_address = "127.0.0.1"',
+    '  stream_server_port = "0"',
+    '  enable_selinux = false',
+    `[${cri}.containerd]`,
+    `  snapshotter = ${tomlString(o.snapshotter)}`,
+    '  default_runtime_name = "runc"',
+    `[${cri}.containerd.runtimes.runc]`,
+    '  runtime_type = "io.containerd.runc.v2"',
+    `[${cri}.cni]`,
+    `  bin_dir = ${tomlString(join(dir, 'cni-bin'))}`,
+    `  conf_dir = ${tomlString(join(dir, 'cni-conf'))}`,
+    '  max_conf_num = 1',
+    '',
+  ].join('\n');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function cmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+async function pids(): Promise<number[]> {
+  return (await readdir('/proc')).filter((e) => /^\d+$/.test(e)).map(Number);
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * SIGKILL containerd and its shims (and the shims' children, the sandbox processes) whose command
+ * line names a path under `dir`. Returns how many processes were killed.
+ */
+export async function killProcessesUsing(dir: string): Promise<number> {
+  const all = await pids();
+  const owners = all.filter((pid) => pid !== process.pid && cmdline(pid).some((a) => a.startsWith(`${dir}/`)) && /containerd/.test(cmdline(pid)[0] ?? ''));
+  const victims = new Set(owners);
+  // Children of shims: the sandbox init processes (each the init of its own pid namespace).
+  for (const pid of all) {
+    const ppid = parentOf(pid);
+    if (ppid !== undefined && victims.has(ppid) && /shim/.test(cmdline(ppid)[0] ?? '')) victims.add(pid);
+  }
+  for (const pid of victims) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  const until = Date.now() + 3000;
+  while ([...victims].some(isAlive) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  return victims.size;
+}
+
+/** Lazily unmounts every mount point at or below `dir` (deepest first). */
+async function unmountUnder(dir: string): Promise<void> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const points = info
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .map((p) => p.replace(/\\040/g, ' '))
+    .filter((p) => p === dir || p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const p of points) await execa('umount', ['-l', p], { reject: false });
+}
+
+/** Unmounts and removes a sandbox netns that containerd left in /var/run/netns. */
+async function removeSandboxNetns(path: string): Promise<void> {
+  if (!SANDBOX_NETNS_RE.test(path)) return;
+  await execa('umount', ['-l', path], { reject: false });
+  await rm(path, { force: true });
+}
+
+async function removeInstanceDir(dir: string): Promise<void> {
+  await killProcessesUsing(dir);
+  const recorded = await readFile(join(dir, 'sandbox-netns'), 'utf8').catch(() => '');
+  for (const p of recorded.split('\n').filter(Boolean)) await removeSandboxNetns(p);
+  await unmountUnder(dir);
+  await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/**
+ * Removes what a killed run left: for every `loomt-cri-*` directory whose owning test process is
+ * gone, kills the containerd and shims using it, removes the sandbox netns it recorded, unmounts and
+ * deletes it. Directories of live runs are left alone.
+ */
+export async function cleanupContainerdLeftovers(prefix = CRI_DIR_PREFIX): Promise<void> {
+  if (!prefix.startsWith(CRI_DIR_PREFIX)) throw new Error(`cleanup prefix must start with ${CRI_DIR_PREFIX}, got ${prefix}`);
+  for (const entry of await readdir(tmpdir()).catch(() => [] as string[])) {
+    if (!entry.startsWith(prefix)) continue;
+    const dir = join(tmpdir(), entry);
+    const owner = Number((await readFile(join(dir, 'owner.pid'), 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) continue;
+    await removeInstanceDir(dir);
+  }
+}
+
+interface ImageStatusStub extends grpc.Client {
+  ImageStatus(req: { image: { image: string } }, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { image: { id: string } | null }) => void): void;
+}
+
+/** Polls CRI ImageStatus until the CRI plugin knows `ref` (image events are processed asynchronously). */
+async function waitCriImage(socket: string, ref: string, timeoutMs = 10000): Promise<void> {
+  const def = protoLoader.loadSync(CRI_PROTO, { keepCase: false, longs: String, enums: String, defaults: true });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as { runtime: { v1: { ImageService: new (a: string, c: grpc.ChannelCredentials) => ImageStatusStub } } };
+  const stub = new pkg.runtime.v1.ImageService(`unix://${socket}`, grpc.credentials.createInsecure());
+  try {
+    const until = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < until) {
+      const id = await new Promise<string>((resolve) => {
+        stub.ImageStatus({ image: { image: ref } }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, res) => {
+          last = err ? err.message : '';
+          resolve(res?.image?.id ?? '');
+        });
+      });
+      if (id) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`containerd's CRI plugin does not list image ${ref} after import${last ? ` (${last})` : ''}`);
+  } finally {
+    stub.close();
+  }
+}
+
+export async function startContainerd(o: ContainerdOptions): Promise<PrivateContainerd> {
+  if (!o.netns.startsWith('loomt-')) throw new Error(`test containerd runs only in loomt-* namespaces, got ${o.netns}`);
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(o.conflist.name)) throw new Error(`CNI network name ${JSON.stringify(o.conflist.name)} must be lowercase letters, digits and dashes`);
+  const snapshotter = o.snapshotter ?? 'overlayfs';
+  const dir = await mkdtemp(join(tmpdir(), CRI_DIR_PREFIX));
+  await writeFile(join(dir, 'owner.pid'), String(process.pid));
+  const socket = join(dir, 'containerd.sock');
+  const logFile = join(dir, 'containerd.log');
+  const configFile = join(dir, 'config.toml');
+  const binDir = join(dir, 'cni-bin');
+  const confDir = join(dir, 'cni-conf');
+  let proc: ResultPromise | undefined;
+  let cri: CriClient | undefined;
+
+  const stopped = { done: false };
+  const stop = async () => {
+    if (stopped.done) return;
+    stopped.done = true;
+    if (cri && proc && proc.exitCode === null) {
+      // Let containerd run the CNI DELs itself, so the node is left clean when a test fails midway.
+      const sandboxes = await cri.listPodSandbox().catch(() => []);
+      for (const s of sandboxes) {
+        await cri.stopPodSandbox(s.id).catch(() => undefined);
+        await cri.removePodSandbox(s.id).catch(() => undefined);
+      }
+    }
+    cri?.close();
+    if (proc && proc.exitCode === null) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc?.kill('SIGKILL'), 5000);
+      await proc.catch(() => undefined);
+      clearTimeout(timer);
+    }
+    await removeInstanceDir(dir);
+  };
+
+  try {
+    for (const d of [join(dir, 'root'), join(dir, 'state'), join(dir, 'opt'), binDir, confDir]) await mkdir(d, { recursive: true });
+    for (const [name, src] of Object.entries(o.cniBinaries)) {
+      if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new Error(`CNI binary name ${JSON.stringify(name)} is not a plain file name`);
+      if (!existsSync(src)) throw new Error(`CNI binary ${src} does not exist (run "npm run build" / install containernetworking-plugins)`);
+      await symlink(src, join(binDir, name));
+    }
+    await writeFile(join(confDir, `10-${o.conflist.name}.conflist`), JSON.stringify(o.conflist, null, 2));
+    await writeFile(configFile, containerdConfigToml(dir, { sandboxImage: o.sandboxImage, snapshotter }));
+
+    proc = execa('nsenter', [`--net=/var/run/netns/${o.netns}`, '--', 'containerd', '--config', configFile], {
+      reject: false,
+      stdin: 'ignore',
+      stdout: { file: logFile },
+      stderr: { file: logFile },
+    });
+    cri = new CriClient(socket);
+    const until = Date.now() + 20000;
+    let lastErr = '';
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`containerd exited with code ${proc.exitCode} during start-up`);
+      if (existsSync(socket)) {
+        try {
+          await cri.version();
+          break;
+        } catch (e) {
+          lastErr = (e as Error).message;
+        }
+      }
+      if (Date.now() > until) throw new Error(`containerd did not answer CRI Version within 20 s${lastErr ? `: ${lastErr}` : ''}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (e) {
+    const tail = (await readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
+    await stop();
+    throw new Error(`starting containerd in ${o.netns} failed: ${(e as Error).message}\nlast containerd log lines:\n${tail}`);
+  }
+
+  const ctr = async (args: string[]) => {
+    const r = await execa('ctr', ['--address', socket, '--namespace', 'k8s.io', ...args], { reject: false, timeout: 60000 });
+    if (r.exitCode !== 0) throw new Error(`ctr ${args.join(' ')} failed (exit ${r.exitCode}): ${r.stderr || r.stdout}`);
+    return r.stdout;
+  };
+  return {
+    dir,
+    socket,
+    netns: o.netns,
+    logFile,
+    cri,
+    ctr,
+    async importImage(archive, ref) {
+      await ctr(['images', 'import', '--snapshotter', snapshotter, archive]);
+      await waitCriImage(socket, ref);
+    },
+    async recordSandboxNetns(path) {
+      await appendFile(join(dir, 'sandbox-netns'), `${path}\n`);
+    },
+    stop,
+  };
+}
