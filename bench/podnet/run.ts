@@ -12,6 +12,8 @@ const CYCLES_SCRIPT = fileURLToPath(new URL('./cycles.ts', import.meta.url));
 
 interface CyclesOutput {
   cycles: number;
+  prepared: { inProcess: boolean; reason?: string };
+  prepareMs: number;
   podSideSetups: { inProcess: number; spawnFallback: number };
   medianMs: Record<string, { firstCreate: number; create: number; delete: number; cycle: number }>;
 }

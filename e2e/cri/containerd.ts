@@ -6,8 +6,8 @@
 // it must stay in the host mount namespace so that the sandbox netns it bind-mounts under
 // /var/run/netns (a shared mount) is visible to loom-agent, which runs in its own mount namespace.
 import { execa, type ResultPromise } from 'execa';
-import { existsSync, readFileSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFileSync, existsSync, readFileSync, watch } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -18,7 +18,11 @@ export const CRI_DIR_PREFIX = 'loomt-cri-';
 /** Where Debian's containernetworking-plugins installs loopback, portmap, bridge, host-local. */
 export const DEBIAN_CNI_DIR = '/usr/lib/cni';
 export const REQUIRED_TOOLS = ['containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'nsenter', 'tar'] as const;
+/** containerd 1.6 bind-mounts each sandbox netns here (a shared mount, visible in every mount namespace). */
+const NETNS_DIR = '/var/run/netns';
 const SANDBOX_NETNS_RE = /^\/var\/run\/netns\/cni-[0-9a-f-]{36}$/;
+/** Every cni-* netns that appeared while this instance ran, for cleanup after a killed run. */
+const SANDBOX_NETNS_FILE = 'sandbox-netns';
 const SAFE_PATH_RE = /^\/[A-Za-z0-9._\/-]+$/;
 
 export type Snapshotter = 'overlayfs' | 'native';
@@ -46,8 +50,6 @@ export interface PrivateContainerd {
   ctr(args: string[]): Promise<string>;
   /** `ctr images import` of an OCI archive, then waits until the CRI plugin sees `ref` */
   importImage(archive: string, ref: string): Promise<void>;
-  /** Remember a sandbox netns path so that a later run can remove it if this one is killed. */
-  recordSandboxNetns(path: string): Promise<void>;
   /** Stop and remove every sandbox (best effort), stop containerd, kill its shims, unmount, remove the directory. */
   stop(): Promise<void>;
 }
@@ -170,17 +172,19 @@ async function unmountUnder(dir: string): Promise<void> {
   for (const p of points) await execa('umount', ['-l', p], { reject: false });
 }
 
-/** Unmounts and removes a sandbox netns that containerd left in /var/run/netns. */
+/** Unmounts and removes a sandbox netns that containerd left in /var/run/netns, unless a process still uses it. */
 async function removeSandboxNetns(path: string): Promise<void> {
-  if (!SANDBOX_NETNS_RE.test(path)) return;
+  if (!SANDBOX_NETNS_RE.test(path) || !existsSync(path)) return;
+  const inUse = await execa('ip', ['netns', 'pids', path.slice(NETNS_DIR.length + 1)], { reject: false });
+  if (inUse.stdout.trim() !== '') return;
   await execa('umount', ['-l', path], { reject: false });
   await rm(path, { force: true });
 }
 
 async function removeInstanceDir(dir: string): Promise<void> {
   await killProcessesUsing(dir);
-  const recorded = await readFile(join(dir, 'sandbox-netns'), 'utf8').catch(() => '');
-  for (const p of recorded.split('\n').filter(Boolean)) await removeSandboxNetns(p);
+  const recorded = await readFile(join(dir, SANDBOX_NETNS_FILE), 'utf8').catch(() => '');
+  for (const p of new Set(recorded.split('\n').filter(Boolean))) await removeSandboxNetns(p);
   await unmountUnder(dir);
   await rm(dir, { recursive: true, force: true, maxRetries: 3 });
 }
@@ -242,6 +246,12 @@ export async function startContainerd(o: ContainerdOptions): Promise<PrivateCont
   const confDir = join(dir, 'cni-conf');
   let proc: ResultPromise | undefined;
   let cri: CriClient | undefined;
+  // containerd names sandbox netns cni-<uuid> and tells nobody before CNI ADD: watch the directory so
+  // that a later run can remove them if this process is killed while a sandbox exists.
+  await mkdir(NETNS_DIR, { recursive: true });
+  const netnsWatcher = watch(NETNS_DIR, (_event, name) => {
+    if (name && SANDBOX_NETNS_RE.test(`${NETNS_DIR}/${name}`)) appendFileSync(join(dir, SANDBOX_NETNS_FILE), `${NETNS_DIR}/${name}\n`);
+  });
 
   const stopped = { done: false };
   const stop = async () => {
@@ -256,6 +266,7 @@ export async function startContainerd(o: ContainerdOptions): Promise<PrivateCont
       }
     }
     cri?.close();
+    netnsWatcher.close();
     if (proc && proc.exitCode === null) {
       proc.kill('SIGTERM');
       const timer = setTimeout(() => proc?.kill('SIGKILL'), 5000);
@@ -318,9 +329,6 @@ export async function startContainerd(o: ContainerdOptions): Promise<PrivateCont
     async importImage(archive, ref) {
       await ctr(['images', 'import', '--snapshotter', snapshotter, archive]);
       await waitCriImage(socket, ref);
-    },
-    async recordSandboxNetns(path) {
-      await appendFile(join(dir, 'sandbox-netns'), `${path}\n`);
     },
     stop,
   };

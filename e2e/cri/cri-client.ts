@@ -164,13 +164,13 @@ export class CriClient {
   }
 }
 
-/** A kubelet-like sandbox config: metadata, hostname, pod namespaces (network/pid/ipc = POD). */
+/** A kubelet-like sandbox config: metadata, hostname, labels, namespaces as kubelet sets them (network/ipc POD, pid CONTAINER). */
 export function sandboxConfig(name: string, namespace: string, uid: string, extra: Partial<PodSandboxConfig> = {}): PodSandboxConfig {
   return {
     metadata: { name, namespace, uid, attempt: 0 },
     hostname: name,
     labels: { 'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': namespace, 'io.kubernetes.pod.uid': uid },
-    linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'POD', ipc: 'POD' } } },
+    linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
     ...extra,
   };
 }

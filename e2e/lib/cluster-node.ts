@@ -44,6 +44,8 @@ export interface ClusterNode {
   exec(cmd: string, args: string[], opts?: { reject?: boolean; timeout?: number }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   /** ovs-vsctl against this node's OVS. */
   vsctl(args: string[]): Promise<string>;
+  /** Pod ports in this node's OVS: interface name and external_ids, for those carrying loom-container-id. */
+  podPorts(): Promise<Array<{ name: string; externalIds: Record<string, string> }>>;
   /** Last lines of the agent log, for error messages. */
   agentLogTail(lines?: number): Promise<string>;
   destroy(): Promise<void>;
@@ -111,6 +113,17 @@ export async function startClusterNode(s: NodeSpec, ulNs: string): Promise<Clust
     exec,
     async vsctl(args) {
       return (await execa('ovs-vsctl', [`--db=${ovs.dbSock}`, ...args], { timeout: 20000 })).stdout;
+    },
+    async podPorts() {
+      const out: Array<{ name: string; externalIds: Record<string, string> }> = [];
+      for (const table of ['Interface', 'Port']) {
+        const json = JSON.parse(await node.vsctl(['--format=json', '--', '--columns=name,external_ids', 'list', table])) as { data: Array<[string, ['map', Array<[string, string]>]]> };
+        for (const [ifname, [, pairs]] of json.data) {
+          const externalIds = Object.fromEntries(pairs);
+          if (externalIds['loom-container-id'] !== undefined && !out.some((p) => p.name === ifname)) out.push({ name: ifname, externalIds });
+        }
+      }
+      return out;
     },
     async agentLogTail(lines = 30) {
       return (await readFile(agentLog, 'utf8').catch(() => '')).split('\n').slice(-lines).join('\n');

@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cleanupLeftovers, nsExec, requireRoot } from '../../node-agent/test/support/netns.js';
 import { LOOM_CNI, startAgentNode, type AgentNode } from '../../node-agent/test/support/agent-node.js';
@@ -25,18 +24,46 @@ function inCidr(ip: string, cidr: string): boolean {
   return Math.floor(toInt(ip) / size) === Math.floor(toInt(base) / size);
 }
 
-/** containerd 1.6 puts the sandbox's runtime spec (with the netns path) into the verbose info. */
+/** containerd 1.6's verbose sandbox info: the request config as containerd decoded it, and the runtime spec. */
+interface ContainerdSandboxInfo {
+  pid?: number;
+  image?: string;
+  config?: {
+    metadata?: { name?: string; uid?: string; namespace?: string };
+    hostname?: string;
+    dns_config?: { servers?: string[]; searches?: string[] };
+    port_mappings?: Array<{ protocol?: number; container_port?: number; host_port?: number }>;
+    annotations?: Record<string, string>;
+    linux?: { security_context?: { namespace_options?: { network?: number; pid?: number; ipc?: number } } };
+  };
+  runtimeSpec?: { linux?: { namespaces?: Array<{ type: string; path?: string }> } };
+}
+
+function sandboxInfo(status: PodSandboxStatusResponse): ContainerdSandboxInfo {
+  const text = status.info.info;
+  if (!text) throw new Error('verbose PodSandboxStatus has no "info" entry (containerd 1.6 always sends one)');
+  return JSON.parse(text) as ContainerdSandboxInfo;
+}
+
+/** The sandbox netns path from the runtime spec, else the pause process's /proc/PID/ns/net. */
 function sandboxNetnsPath(status: PodSandboxStatusResponse): string {
-  const info = JSON.parse(status.info.info ?? '{}') as { pid?: number; runtimeSpec?: { linux?: { namespaces?: Array<{ type: string; path?: string }> } } };
+  const info = sandboxInfo(status);
   const path = info.runtimeSpec?.linux?.namespaces?.find((n) => n.type === 'network')?.path;
   if (path) return path;
   if (info.pid) return `/proc/${info.pid}/ns/net`;
   throw new Error(`no network namespace in the verbose PodSandboxStatus info: ${status.info.info}`);
 }
 
-async function ovsLoomPorts(node: AgentNode): Promise<string[]> {
-  const r = await nsExec(node.netns, 'ovs-vsctl', [`--db=${node.ovs.dbSock}`, '--format=csv', '--no-headings', '--columns=name,external_ids', 'list', 'Interface']);
-  return r.stdout.split('\n').filter((l) => l.includes('loom-container-id'));
+/** OVS interfaces carrying Loom's external_ids, as name -> external_ids. */
+async function ovsLoomPorts(node: AgentNode): Promise<Record<string, Record<string, string>>> {
+  const r = await nsExec(node.netns, 'ovs-vsctl', [`--db=${node.ovs.dbSock}`, '--format=json', '--columns=name,external_ids', 'list', 'Interface']);
+  const table = JSON.parse(r.stdout) as { data: Array<[string, ['map', Array<[string, string]>]]> };
+  const ports: Record<string, Record<string, string>> = {};
+  for (const [name, [, pairs]] of table.data) {
+    const ids = Object.fromEntries(pairs);
+    if (ids['loom-container-id'] !== undefined) ports[name] = ids;
+  }
+  return ports;
 }
 async function ipamAllocations(node: AgentNode): Promise<Record<string, unknown>> {
   return (JSON.parse(await readFile(join(node.dir, 'state', 'ipam.json'), 'utf8')) as { allocations: Record<string, unknown> }).allocations;
@@ -51,7 +78,6 @@ describe('containerd CRI path: RunPodSandbox/StopPodSandbox/RemovePodSandbox thr
   this.timeout(180000);
   let node: AgentNode | undefined;
   let containerd: PrivateContainerd | undefined;
-  let imageDir: string | undefined;
 
   before(async function () {
     requireRoot(this);
@@ -62,8 +88,6 @@ describe('containerd CRI path: RunPodSandbox/StopPodSandbox/RemovePodSandbox thr
     }
     await cleanupContainerdLeftovers();
     await cleanupLeftovers('loomt-cri-');
-    imageDir = await mkdtemp(join(tmpdir(), 'loomt-criimg-'));
-    const image = await buildPauseImage(join(imageDir, 'pause.tar'));
     node = await startAgentNode({ name: NODE, podCidr: POD_CIDR });
     containerd = await startContainerd({
       netns: node.netns,
@@ -71,13 +95,13 @@ describe('containerd CRI path: RunPodSandbox/StopPodSandbox/RemovePodSandbox thr
       conflist: loomConflist(node.socket),
       cniBinaries: { 'loom-cni': LOOM_CNI, loopback: join(DEBIAN_CNI_DIR, 'loopback'), portmap: join(DEBIAN_CNI_DIR, 'portmap') },
     });
+    const image = await buildPauseImage(join(containerd.dir, 'pause-image.tar'));
     await containerd.importImage(image.archive, image.ref);
   });
 
   after(async () => {
     await containerd?.stop();
     await node?.destroy();
-    if (imageDir) await rm(imageDir, { recursive: true, force: true });
   });
 
   it('speaks CRI v1 to containerd (field numbers round-trip through the verbose status)', async () => {
@@ -89,35 +113,52 @@ describe('containerd CRI path: RunPodSandbox/StopPodSandbox/RemovePodSandbox thr
   it('runs two sandboxes on the loom network, they reach each other, and Stop+Remove leave nothing behind', async () => {
     const cri = containerd!.cri;
     const pods = [
-      { name: 'cri-a', uid: '6f1f4e5c-0000-4000-8000-00000000000a' },
-      { name: 'cri-b', uid: '6f1f4e5c-0000-4000-8000-00000000000b' },
+      { name: 'cri-a', uid: '6f1f4e5c-0000-4000-8000-00000000000a', hostPort: 18080 },
+      { name: 'cri-b', uid: '6f1f4e5c-0000-4000-8000-00000000000b', hostPort: 18081 },
     ];
-    const sandboxes: Array<{ id: string; ip: string; netns: string }> = [];
+    const sandboxes: Array<{ id: string; name: string; uid: string; ip: string; netns: string }> = [];
     for (const p of pods) {
-      const id = await cri.runPodSandbox(sandboxConfig(p.name, 'default', p.uid, { annotations: { 'loom.test/case': 'cri' } }));
+      const id = await cri.runPodSandbox(sandboxConfig(p.name, 'default', p.uid, {
+        annotations: { 'loom.test/case': 'cri' },
+        dnsConfig: { servers: ['10.96.0.10'], searches: ['default.svc.cluster.local'] },
+        portMappings: [{ protocol: 'UDP', containerPort: 8080, hostPort: p.hostPort }],
+      }));
       const st = await cri.podSandboxStatus(id, true);
       const netns = sandboxNetnsPath(st);
-      await containerd!.recordSandboxNetns(netns);
       const s = st.status!;
       assert.equal(s.state, 'SANDBOX_READY');
-      // What we sent comes back: proves the hand-written proto's field numbers match containerd's.
+      assert.equal(s.id, id);
       assert.deepEqual({ name: s.metadata?.name, ns: s.metadata?.namespace, uid: s.metadata?.uid }, { name: p.name, ns: 'default', uid: p.uid });
       assert.equal(s.annotations['loom.test/case'], 'cri');
       assert.equal(s.labels['io.kubernetes.pod.name'], p.name);
-      assert.equal(s.linux?.namespaces?.options?.network, 'POD');
+      assert.equal(s.linux?.namespaces?.options?.pid, 'CONTAINER');
+      // containerd's own JSON of the request it decoded: proves api.proto's field numbers and enum
+      // values match containerd's (a symmetric mistake would pass the round-trip checks above).
+      const cfg = sandboxInfo(st).config;
+      assert.deepEqual(cfg?.metadata, { name: p.name, uid: p.uid, namespace: 'default' });
+      assert.equal(cfg?.hostname, p.name);
+      assert.deepEqual(cfg?.dns_config, { servers: ['10.96.0.10'], searches: ['default.svc.cluster.local'] });
+      assert.deepEqual(cfg?.port_mappings, [{ protocol: 1, container_port: 8080, host_port: p.hostPort }]);
+      assert.deepEqual(cfg?.linux?.security_context?.namespace_options, { pid: 1 }); // network POD=0, pid CONTAINER=1, ipc POD=0
+      assert.equal(cfg?.annotations?.['loom.test/case'], 'cri');
       const ip = s.network?.ip ?? '';
       assert.ok(inCidr(ip, POD_CIDR), `sandbox ${p.name} got IP ${JSON.stringify(ip)}, expected one in ${POD_CIDR}`);
-      sandboxes.push({ id, ip, netns });
+      sandboxes.push({ id, name: p.name, uid: p.uid, ip, netns });
     }
     const [a, b] = sandboxes as [(typeof sandboxes)[0], (typeof sandboxes)[0]];
     assert.notEqual(a.ip, b.ip);
-    const listed = await cri.listPodSandbox();
-    assert.deepEqual(listed.map((s) => s.id).sort(), [a.id, b.id].sort());
+    assert.deepEqual((await cri.listPodSandbox()).map((s) => s.id).sort(), [a.id, b.id].sort());
+    const onlyA = await cri.listPodSandbox({ labelSelector: { 'io.kubernetes.pod.name': 'cri-a' } });
+    assert.deepEqual(onlyA.map((s) => s.id), [a.id], 'ListPodSandbox filter by label');
 
-    // The agent saw the Kubernetes identity containerd passed in CNI_ARGS.
-    const ports = await ovsLoomPorts(node!);
-    assert.equal(ports.length, 2, `expected 2 loom OVS ports, got:\n${ports.join('\n')}`);
-    assert.ok(ports.some((l) => l.includes('cri-a') && l.includes(a.id)), `port of cri-a carries its pod name and sandbox id:\n${ports.join('\n')}`);
+    // The agent got the Kubernetes identity containerd passed in CNI_ARGS (sandbox id = container id).
+    const ports = Object.values(await ovsLoomPorts(node!));
+    assert.equal(ports.length, 2, `expected 2 loom OVS ports, got ${JSON.stringify(ports)}`);
+    for (const s of sandboxes) {
+      const ids = ports.find((p) => p['loom-container-id'] === s.id);
+      assert.ok(ids, `an OVS port for sandbox ${s.id}: ${JSON.stringify(ports)}`);
+      assert.deepEqual([ids['loom-pod-name'], ids['loom-pod-namespace'], ids['loom-pod-uid'], ids['loom-ip']], [s.name, 'default', s.uid, s.ip]);
+    }
     assert.equal(Object.keys(await ipamAllocations(node!)).length, 2);
 
     const ab = await pingFrom(a.netns, b.ip);
@@ -130,7 +171,7 @@ describe('containerd CRI path: RunPodSandbox/StopPodSandbox/RemovePodSandbox thr
       await cri.removePodSandbox(s.id);
     }
     assert.deepEqual(await cri.listPodSandbox(), []);
-    assert.deepEqual(await ovsLoomPorts(node!), [], 'no OVS port with loom external_ids is left');
+    assert.deepEqual(await ovsLoomPorts(node!), {}, 'no OVS port with loom external_ids is left');
     assert.deepEqual(await ipamAllocations(node!), {}, 'no IPAM allocation is left');
     assert.deepEqual(await hostVeths(node!), [], 'no host veth lm* is left in the node netns');
     for (const s of sandboxes) {

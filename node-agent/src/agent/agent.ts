@@ -13,8 +13,10 @@ import { baseFlows, type NodeNetwork } from '../pipeline/pipeline.js';
 import { TABLE_NAMES } from '../pipeline/flow.js';
 import { getInterfaceMtu } from '../podnet/index.js';
 import type * as k8s from '@kubernetes/client-node';
+import * as k8sApi from '@kubernetes/client-node';
 import { loadKubeConfig, waitForNodePodCidr } from '../k8s/node.js';
-import { nodeWatch, ResilientInformer } from '../k8s/informers.js';
+import { namespaceWatch, networkPolicyWatch, nodeWatch, podWatch, ResilientInformer } from '../k8s/informers.js';
+import { PolicyController } from './policy-controller.js';
 import { ensureHostRules } from './host-rules.js';
 import { Overlay } from './overlay.js';
 import { setupUnderlay, type Underlay } from './underlay.js';
@@ -38,6 +40,13 @@ export class Agent {
   private datapath: NodeDatapathState | undefined;
   private kc: k8s.KubeConfig | undefined;
   private nodeInformer: ResilientInformer<k8s.V1Node> | undefined;
+  private podInformer: ResilientInformer<k8s.V1Pod> | undefined;
+  private nsInformer: ResilientInformer<k8s.V1Namespace> | undefined;
+  private policyInformer: ResilientInformer<k8s.V1NetworkPolicy> | undefined;
+  policy: PolicyController | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  /** set in the same tick as the initial load: from then on watch events are applied incrementally */
+  private watchLive = false;
   underlay: Underlay | undefined;
   overlay: Overlay | undefined;
   attachments: Attachments | undefined;
@@ -130,11 +139,30 @@ export class Agent {
     if (this.kc) {
       this.startupProblem = 'waiting for the Kubernetes watches to sync';
       this.nodeInformer = new ResilientInformer(this.kc, nodeWatch(this.kc), () => {
-        if (this.ready) void this.overlay?.sync(this.nodeInformer!.list());
+        if (this.watchLive) void this.overlay?.sync(this.nodeInformer!.list());
       });
-      await this.nodeInformer.start();
-      await this.nodeInformer.waitForSync();
-      this.overlay?.setInitial(this.nodeInformer.list());
+      this.policy = new PolicyController({
+        flows: this.flows,
+        nodeAddresses: [net.gatewayIp, ...(this.underlay ? [this.underlay.nodeIp] : [])],
+        onRealized: (seconds, rules) => {
+          this.metrics.policyRealization.observe(seconds);
+          this.metrics.policyRules.set(rules);
+        },
+        requestResync: (why) => this.scheduleResync(why),
+      });
+      // Events before the first full compile are covered by load(); after it, they are incremental.
+      this.podInformer = new ResilientInformer(this.kc, podWatch(this.kc), (_k, type, o) => {
+        if (this.watchLive) this.policy!.onPod(type, o);
+      });
+      this.nsInformer = new ResilientInformer(this.kc, namespaceWatch(this.kc), (_k, type, o) => {
+        if (this.watchLive) this.policy!.onNamespace(type, o);
+      });
+      this.policyInformer = new ResilientInformer(this.kc, networkPolicyWatch(this.kc), (_k, type, o) => {
+        if (this.watchLive) this.policy!.onPolicy(type, o);
+      });
+      const informers = [this.nodeInformer, this.podInformer, this.nsInformer, this.policyInformer];
+      for (const i of informers) await i.start();
+      for (const i of informers) await i.waitForSync();
     }
     this.attachments = new Attachments({
       ipam,
@@ -145,10 +173,21 @@ export class Agent {
       podMtu: mtu,
       disableTxChecksum: this.datapath.datapathType === 'netdev',
       onChange: (list) => this.metrics.pods.set(list.length),
+      extraPodOps: async (a) => {
+        if (!this.policy) return () => [];
+        const pod = await this.podObject(a.podNamespace, a.podName);
+        return () => this.policy?.opsForNewPod(a, pod) ?? [];
+      },
+      onDetached: (a) => this.policy?.removeLocalPod(a),
     });
 
     this.startupProblem = 'restoring pods and flows';
     await this.attachments.recover();
+    if (this.kc) {
+      this.overlay?.setInitial(this.nodeInformer!.list());
+      this.policy!.load(this.podInformer!.list(), this.nsInformer!.list(), this.policyInformer!.list(), this.attachments.list());
+      this.watchLive = true;
+    }
     await this.resyncFlows();
     await this.overlay?.syncRoutes();
     await this.ovsdb.setFlowRestoreWait(false);
@@ -171,8 +210,39 @@ export class Agent {
     return [
       ...baseFlows(net, round),
       ...(this.overlay?.desiredFlows(round) ?? []),
+      ...(this.policy?.desiredFlows() ?? []),
       ...this.attachments!.list().flatMap((a) => this.attachments!.flowsFor(a, round)),
     ];
+  }
+
+  /** Level-triggered recovery: recompute everything and converge (debounced). */
+  scheduleResync(why: string): void {
+    if (this.resyncTimer) return;
+    log.warn('scheduling a full flow resync', { reason: why });
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = undefined;
+      this.resyncFlows().catch((e) => {
+        log.error('full resync failed; will retry', { error: errorMessage(e) });
+        this.scheduleResync('previous resync failed');
+      });
+    }, 500);
+  }
+
+  /** The Pod object of a new attachment, from the informer cache (waiting briefly) or the API. */
+  private async podObject(namespace: string | undefined, name: string | undefined): Promise<k8s.V1Pod | undefined> {
+    if (!namespace || !name || !this.podInformer) return undefined;
+    const find = () => this.podInformer!.list().find((p) => p.metadata?.namespace === namespace && p.metadata?.name === name);
+    for (let i = 0; i < 10; i++) {
+      const p = find();
+      if (p) return p;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    try {
+      return await this.kc!.makeApiClient(k8sApi.CoreV1Api).readNamespacedPod({ namespace, name });
+    } catch (e) {
+      log.warn('the Pod object of a new sandbox is not known; its NetworkPolicies apply once it appears', { pod: `${namespace}/${name}`, error: errorMessage(e) });
+      return undefined;
+    }
   }
 
   private async installedCookies(): Promise<Set<bigint>> {
@@ -230,7 +300,8 @@ export class Agent {
     this.ready = false;
     this.startupProblem = 'shutting down';
     if (opts.uninstall && this.config.installCniConfig) await removeCniConf(cniConfPath(this.config));
-    await this.nodeInformer?.stop();
+    clearTimeout(this.resyncTimer);
+    for (const i of [this.nodeInformer, this.podInformer, this.nsInformer, this.policyInformer]) await i?.stop();
     await this.server?.stop();
     await this.http?.close();
     this.ovsdb?.close();

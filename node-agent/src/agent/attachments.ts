@@ -6,14 +6,14 @@ import type { CniCall } from '../cniserver/request.js';
 import { buildAddResult } from '../cniserver/result.js';
 import { allocate, findByOwner, IpamError, releaseOwner, adopt } from '../ipam/allocator.js';
 import type { IpamStore } from '../ipam/store.js';
-import { CookieKind } from '../pipeline/cookie.js';
+import { CookieKind, objectSelector } from '../pipeline/cookie.js';
 import type { Flow } from '../pipeline/flow.js';
 import { podAttachmentKey, podCookieId, podFlows, type NodeNetwork } from '../pipeline/pipeline.js';
 import { formatIpv4, parseCidr, parseIpv4 } from '../util/ipv4.js';
 import { KeyedMutex, UndoStack } from '../util/keyed-mutex.js';
 import { errorMessage, logger } from '../util/log.js';
 import type { FlowSync } from './flow-sync.js';
-import type { BridgePorts, PodInterfaces, PodInterfaceSpec } from './ports.js';
+import type { BridgePorts, FlowOp, PodInterfaces, PodInterfaceSpec } from './ports.js';
 
 const log = logger('attachments');
 
@@ -53,8 +53,14 @@ export interface AttachmentsDeps {
   network: () => NodeNetwork;
   podMtu: number;
   disableTxChecksum: boolean;
-  /** Flows other parts (e.g. NetworkPolicy) want installed together with a new pod; may wait for them. */
-  extraPodFlows?: (a: Attachment) => Promise<Flow[]>;
+  /**
+   * Flow changes other parts (NetworkPolicy) need installed in the same bundle as a new pod's
+   * flows. May wait (e.g. for the Pod object); returns a function that computes the operations,
+   * called synchronously right when the bundle is queued so diffs stay in order.
+   */
+  extraPodOps?: (a: Attachment) => Promise<() => FlowOp[]>;
+  /** Called after an attachment is torn down (its flows removed). */
+  onDetached?: (a: Attachment) => void;
   onChange?: (attachments: readonly Attachment[]) => void;
 }
 
@@ -146,9 +152,17 @@ export class Attachments {
         a.ofport = await this.deps.ports.addPort(hostIfname, externalIdsOf(a));
         undo.push('delete OVS port', () => this.deps.ports.deletePort(hostIfname));
 
-        const extra = this.deps.extraPodFlows ? await this.deps.extraPodFlows(a) : [];
-        await this.deps.flows.replaceObject(CookieKind.Pod, podCookieId(key), [...this.flowsFor(a, 0), ...extra]);
-        undo.push('delete flows', () => this.deps.flows.removeObject(CookieKind.Pod, podCookieId(key)));
+        const extra = this.deps.extraPodOps ? await this.deps.extraPodOps(a) : () => [];
+        undo.push('delete flows', async () => {
+          await this.deps.flows.removeObject(CookieKind.Pod, podCookieId(key));
+          this.deps.onDetached?.(a);
+        });
+        const sel = objectSelector(CookieKind.Pod, podCookieId(key));
+        await this.deps.flows.applyOps([
+          { op: 'delete', cookie: sel.cookie, mask: sel.mask },
+          ...this.flowsFor(a, 0).map((flow) => ({ op: 'add' as const, flow })),
+          ...extra(),
+        ]);
 
         this.byKey.set(key, a);
         this.changed();
@@ -295,10 +309,11 @@ export class Attachments {
   private async teardown(a: Attachment, opts: { releaseIp: boolean }): Promise<void> {
     // Order: no more traffic first, then the port and veth, the IP last so it is never reused while wired.
     await this.deps.flows.removeObject(CookieKind.Pod, podCookieId(a.key));
+    this.byKey.delete(a.key);
+    this.deps.onDetached?.(a);
     await this.deps.ports.deletePort(a.hostIfname);
     await this.deps.interfaces.delete(a.hostIfname);
     if (opts.releaseIp) await this.release(a.containerId, a.ifname);
-    this.byKey.delete(a.key);
     this.changed();
   }
 

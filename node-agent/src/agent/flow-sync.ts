@@ -54,7 +54,7 @@ export class FlowSync {
   /** Apply a mixed set of operations in one bundle (cookies of added flows get the current round). */
   applyOps(ops: FlowOp[]): Promise<void> {
     return this.serial(() =>
-      this.table.apply(ops.map((o) => (o.op === 'add' ? { op: 'add' as const, flow: { ...o.flow, cookie: withRound(o.flow.cookie, this.round) } } : o))),
+      this.table.apply(ops.map((o) => (o.op === 'add' || o.op === 'modify' ? { op: 'add' as const, flow: { ...o.flow, cookie: withRound(o.flow.cookie, this.round) } } : o))),
     );
   }
 

@@ -1,6 +1,5 @@
 // What the agent core needs from the outside world. The real implementations are thin glue over
 // ovs/ and podnet/ (see adapters.ts); keeping the core behind these interfaces keeps it testable.
-import type { Flow } from '../pipeline/flow.js';
 
 export interface OvsPortInfo {
   name: string;
@@ -16,9 +15,8 @@ export interface BridgePorts {
   listPorts(): Promise<OvsPortInfo[]>;
 }
 
-export type FlowOp =
-  | { op: 'add'; flow: Flow }
-  | { op: 'delete'; cookie: bigint; mask: bigint };
+export type { FlowOp } from '../ovs/ofctl.js';
+import type { FlowOp } from '../ovs/ofctl.js';
 
 export interface InstalledFlow {
   cookie: bigint;

@@ -9,9 +9,9 @@ export type PodNetErrorCode =
   | 'NETNS_INVALID'
   /** The pod interface (or the host veth name) already exists: CNI ADD must fail. */
   | 'ALREADY_EXISTS'
-  /** A kernel request (rtnetlink, /proc/sys) failed. */
+  /** A kernel request (rtnetlink, /proc/sys, setns, SIOCETHTOOL) failed. */
   | 'KERNEL_ERROR'
-  /** A spawned command (ip, ethtool, nsenter) failed. */
+  /** A spawned command (ip, ethtool, nsenter) failed: spawn fallback and CHECK only. */
   | 'COMMAND_FAILED';
 
 export class PodNetError extends Error {

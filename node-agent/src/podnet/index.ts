@@ -16,5 +16,5 @@ export {
   type CheckPodInterfaceSpec,
 } from './podif.js';
 export { closeRtnl } from './rtnl.js';
-export { podSideSetupCounts } from './podside.js';
+export { podSideSetupCounts, preparePodSide } from './podside.js';
 export { MTU_MIN, MTU_MAX } from './validate.js';

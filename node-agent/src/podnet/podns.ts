@@ -1,4 +1,5 @@
-// Everything done INSIDE a pod netns. Node cannot setns, so these spawn `nsenter --net=PATH ...`
+// Pod-netns work by spawning `nsenter --net=PATH ...`: CHECK's inspection, and the fallback for the
+// pod-side setup when koffi (setns, podns-inproc.ts) is unavailable. Spawns
 // (argument arrays, never a shell). Callers validate every value first; the ip batch lines are
 // built only from validated values, so no value can inject another command.
 import { spawn } from 'node:child_process';

@@ -13,6 +13,25 @@ export function podSideSetupCounts(): { inProcess: number; spawnFallback: number
   return { ...counts };
 }
 
+function warnFallbackOnce(): void {
+  if (warned) return;
+  warned = true;
+  logger('podnet').warn('configuring pod interfaces by spawning nsenter/ip/ethtool (slow, ~30 ms per pod): the koffi FFI is unavailable', {
+    reason: libcLoadError(),
+    fix: 'install the koffi package with its prebuilt binaries next to the agent, and unset LOOM_PODNET_FFI',
+  });
+}
+
+/**
+ * Load the FFI now (call at agent start-up: loading koffi costs 20-60 ms here, which would
+ * otherwise land on the first CNI ADD). Logs the fallback warning at once when it is unavailable.
+ */
+export function preparePodSide(): { inProcess: boolean; reason?: string } {
+  if (libc()) return { inProcess: true };
+  warnFallbackOnce();
+  return { inProcess: false, reason: libcLoadError() };
+}
+
 /** Configure the pod end of a new veth: link up, address, default route, optional tx checksum off. */
 export async function setUpPodSide(c: InProcessPodSideConfig): Promise<void> {
   const lib = libc();
@@ -20,13 +39,7 @@ export async function setUpPodSide(c: InProcessPodSideConfig): Promise<void> {
     counts.inProcess++;
     return configurePodSideInProcess(lib, c);
   }
-  if (!warned) {
-    warned = true;
-    logger('podnet').warn('configuring pod interfaces by spawning nsenter/ip/ethtool (slow, ~30 ms per pod): the koffi FFI is unavailable', {
-      reason: libcLoadError(),
-      fix: 'install the koffi package with its prebuilt binaries next to the agent, and unset LOOM_PODNET_FFI',
-    });
-  }
+  warnFallbackOnce();
   counts.spawnFallback++;
   return configurePodSide(c);
 }

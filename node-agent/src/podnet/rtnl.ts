@@ -1,6 +1,6 @@
 // rtnetlink adapter (npm `netlink`): links and addresses of the CURRENT process's network namespace.
-// A Node process cannot setns, so this module never works inside a pod netns, except for creating
-// a veth whose peer is born there (IFLA_NET_NS_FD in the peer's attributes).
+// This shared socket never works inside a pod netns, except for creating a veth whose peer is born
+// there (IFLA_NET_NS_FD in the peer's attributes); podns-inproc.ts opens its own pod-netns sockets.
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import { PodNetError } from './errors.js';
 import { bytesToMac, macToBytes } from './validate.js';

@@ -5,7 +5,7 @@ import { parsePodSideState, podIpBatch } from '../../src/podnet/podns.js';
 import { sysctlPath } from '../../src/podnet/sysctl.js';
 import { ETHTOOL_STXCSUM } from '../../src/podnet/ethtool.js';
 import { libc, libcLoadError } from '../../src/podnet/netns-switch.js';
-import { podSideSetupCounts } from '../../src/podnet/podside.js';
+import { podSideSetupCounts, preparePodSide } from '../../src/podnet/podside.js';
 import {
   inSubnet, validateCidr, validateGateway, validateIfname, validateMac, validateMtu, validateNetnsPath,
 } from '../../src/podnet/validate.js';
@@ -121,6 +121,7 @@ describe('podnet: in-process pod setup (koffi)', () => {
     assert.ok(c);
     assert.equal(c.close(-1), -1);
     assert.equal(c.lastError(), 'EBADF');
+    assert.deepEqual(preparePodSide(), { inProcess: true });
   });
   it('uses ETHTOOL_STXCSUM (0x17); setup counts are a snapshot callers cannot alter', () => {
     assert.equal(ETHTOOL_STXCSUM, 0x17);
