@@ -181,8 +181,27 @@ async function removeSandboxNetns(path: string): Promise<void> {
   await rm(path, { force: true });
 }
 
+/** libcni's result cache (containerd 1.6 uses the default /var/lib/cni): one file per network, sandbox and interface. */
+const CNI_CACHE_DIR = '/var/lib/cni/results';
+
+/** Removes libcni cache files of this instance's sandboxes (left when DEL never ran). */
+async function removeCniCache(dir: string): Promise<void> {
+  const ids = new Set<string>();
+  for (const base of ['root', 'state']) {
+    for (const id of await readdir(join(dir, base, 'io.containerd.grpc.v1.cri', 'sandboxes')).catch(() => [] as string[])) {
+      if (/^[0-9a-f]{64}$/.test(id)) ids.add(id);
+    }
+  }
+  if (ids.size === 0) return;
+  for (const f of await readdir(CNI_CACHE_DIR).catch(() => [] as string[])) {
+    const id = /-([0-9a-f]{64})-[^-]+$/.exec(f)?.[1];
+    if (id && ids.has(id)) await rm(join(CNI_CACHE_DIR, f), { force: true });
+  }
+}
+
 async function removeInstanceDir(dir: string): Promise<void> {
   await killProcessesUsing(dir);
+  await removeCniCache(dir);
   const recorded = await readFile(join(dir, SANDBOX_NETNS_FILE), 'utf8').catch(() => '');
   for (const p of new Set(recorded.split('\n').filter(Boolean))) await removeSandboxNetns(p);
   await unmountUnder(dir);

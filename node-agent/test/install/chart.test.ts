@@ -154,7 +154,7 @@ describe('install: helm chart', function () {
     const agent = container(ds, 'loom-agent');
     assert.deepEqual(agent.command, ['/opt/loom/bin/loom-agent', '--config', '/etc/loom/agent.yaml']);
     assert.deepEqual(agent.env, [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }]);
-    assert.deepEqual(agent.securityContext!.capabilities!.add, ['NET_ADMIN', 'SYS_ADMIN']);
+    assert.equal(agent.securityContext!.privileged, true, 'agent writes /proc/sys and enters pod netns');
     assert.deepEqual(agent.readinessProbe!.httpGet, { path: '/readyz', port: 9469 });
     assert.deepEqual(agent.livenessProbe!.httpGet, { path: '/healthz', port: 9469 });
     const netns = agent.volumeMounts!.find((m) => m.mountPath === '/var/run/netns');
