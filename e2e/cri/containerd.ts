@@ -7,7 +7,7 @@
 // /var/run/netns (a shared mount) is visible to loom-agent, which runs in its own mount namespace.
 import { execa, type ResultPromise } from 'execa';
 import { appendFileSync, existsSync, readFileSync, watch } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -57,8 +57,8 @@ export interface PrivateContainerd {
 /** Why containerd cannot run here (missing executables), or undefined when it can. */
 export function containerdUnavailableReason(): string | undefined {
   const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/bin', '/usr/sbin', '/sbin', '/bin']);
-  const missing = REQUIRED_TOOLS.filter((t) => !dirs.some((d) => d && existsSync(join(d, t))));
-  for (const p of ['loopback', 'portmap']) if (!existsSync(join(DEBIAN_CNI_DIR, p))) missing.push(`${DEBIAN_CNI_DIR}/${p}` as never);
+  const missing: string[] = REQUIRED_TOOLS.filter((t) => !dirs.some((d) => d && existsSync(join(d, t))));
+  for (const p of ['loopback', 'portmap']) if (!existsSync(join(DEBIAN_CNI_DIR, p))) missing.push(`${DEBIAN_CNI_DIR}/${p}`);
   if (missing.length === 0) return undefined;
   return `missing ${missing.join(', ')}: apt-get install containerd runc containernetworking-plugins util-linux tar`;
 }
@@ -184,24 +184,39 @@ async function removeSandboxNetns(path: string): Promise<void> {
 /** libcni's result cache (containerd 1.6 uses the default /var/lib/cni): one file per network, sandbox and interface. */
 const CNI_CACHE_DIR = '/var/lib/cni/results';
 
-/** Removes libcni cache files of this instance's sandboxes (left when DEL never ran). */
-async function removeCniCache(dir: string): Promise<void> {
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** Ids of the sandboxes this instance knows (its CRI plugin keeps a directory per sandbox). */
+async function sandboxIds(dir: string): Promise<Set<string>> {
   const ids = new Set<string>();
   for (const base of ['root', 'state']) {
     for (const id of await readdir(join(dir, base, 'io.containerd.grpc.v1.cri', 'sandboxes')).catch(() => [] as string[])) {
       if (/^[0-9a-f]{64}$/.test(id)) ids.add(id);
     }
   }
+  return ids;
+}
+
+/**
+ * Removes what a sandbox leaves outside the instance directory when containerd never cleaned it up:
+ * libcni cache files and the (empty, once its processes are dead) cgroups `k8s.io/<id>` in every
+ * hierarchy (cgroup v1 and v2).
+ */
+async function removeSandboxLeftovers(ids: Set<string>): Promise<void> {
   if (ids.size === 0) return;
   for (const f of await readdir(CNI_CACHE_DIR).catch(() => [] as string[])) {
     const id = /-([0-9a-f]{64})-[^-]+$/.exec(f)?.[1];
     if (id && ids.has(id)) await rm(join(CNI_CACHE_DIR, f), { force: true });
   }
+  const hierarchies = ['', ...(await readdir(CGROUP_ROOT).catch(() => [] as string[]))];
+  for (const h of hierarchies) {
+    for (const id of ids) await rmdir(join(CGROUP_ROOT, h, 'k8s.io', id)).catch(() => undefined);
+  }
 }
 
 async function removeInstanceDir(dir: string): Promise<void> {
   await killProcessesUsing(dir);
-  await removeCniCache(dir);
+  await removeSandboxLeftovers(await sandboxIds(dir));
   const recorded = await readFile(join(dir, SANDBOX_NETNS_FILE), 'utf8').catch(() => '');
   for (const p of new Set(recorded.split('\n').filter(Boolean))) await removeSandboxNetns(p);
   await unmountUnder(dir);
@@ -210,8 +225,9 @@ async function removeInstanceDir(dir: string): Promise<void> {
 
 /**
  * Removes what a killed run left: for every `loomt-cri-*` directory whose owning test process is
- * gone, kills the containerd and shims using it, removes the sandbox netns it recorded, unmounts and
- * deletes it. Directories of live runs are left alone.
+ * gone, kills the containerd, shims and sandbox processes using it, removes the sandbox netns it
+ * recorded, its sandboxes' libcni cache files and cgroups, unmounts and deletes it. Directories of
+ * live runs are left alone.
  */
 export async function cleanupContainerdLeftovers(prefix = CRI_DIR_PREFIX): Promise<void> {
   if (!prefix.startsWith(CRI_DIR_PREFIX)) throw new Error(`cleanup prefix must start with ${CRI_DIR_PREFIX}, got ${prefix}`);
@@ -269,7 +285,12 @@ export async function startContainerd(o: ContainerdOptions): Promise<PrivateCont
   // that a later run can remove them if this process is killed while a sandbox exists.
   await mkdir(NETNS_DIR, { recursive: true });
   const netnsWatcher = watch(NETNS_DIR, (_event, name) => {
-    if (name && SANDBOX_NETNS_RE.test(`${NETNS_DIR}/${name}`)) appendFileSync(join(dir, SANDBOX_NETNS_FILE), `${NETNS_DIR}/${name}\n`);
+    if (!name || !SANDBOX_NETNS_RE.test(`${NETNS_DIR}/${name}`)) return;
+    try {
+      appendFileSync(join(dir, SANDBOX_NETNS_FILE), `${NETNS_DIR}/${name}\n`);
+    } catch {
+      /* the directory is being removed */
+    }
   });
 
   const stopped = { done: false };

@@ -1,6 +1,7 @@
 // The test API server as its own process inside the `<prefix>api` namespace, serving
 // https://10.0.0.2:6443 to the nodes and a unix-socket side door to the harness.
 import { execa, type ResultPromise } from 'execa';
+import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UNDERLAY } from './names.js';
@@ -13,17 +14,20 @@ export interface ApiServerProcess {
   stop(): Promise<void>;
 }
 
-export async function startApiServerProcess(o: { netns: string; program: string; dir: string; timeoutMs?: number }): Promise<ApiServerProcess> {
+export async function startApiServerProcess(o: { netns: string; program: string; dir: string; timeoutMs?: number; keepOnExit?: boolean }): Promise<ApiServerProcess> {
   const kubeconfig = join(o.dir, 'kubeconfig');
   const unixSocket = join(o.dir, 'api.sock');
   const log = join(o.dir, 'apiserver.log');
+  // stderr (the request log) goes to an fd the server writes itself, so it outlives the harness (demo --keep)
+  const logFd = openSync(log, 'a');
   const proc: ResultPromise = execa('ip', [
     'netns', 'exec', o.netns, process.execPath, o.program,
     '--listen', `${UNDERLAY.apiServerIp}:${UNDERLAY.apiServerPort}`,
     '--kubeconfig-out', kubeconfig,
     '--unix-socket', unixSocket,
     '--log',
-  ], { reject: false, stdout: 'pipe', stderr: { file: log } });
+  ], { reject: false, stdin: 'ignore', stdout: 'pipe', stderr: [logFd], cleanup: !o.keepOnExit, detached: o.keepOnExit ?? false });
+  closeSync(logFd);
   const stop = async (): Promise<void> => {
     proc.kill('SIGTERM');
     const killer = setTimeout(() => proc.kill('SIGKILL'), 5000);

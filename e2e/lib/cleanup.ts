@@ -44,6 +44,23 @@ export async function cleanupClusterLeftovers(prefixRoot: string): Promise<void>
   }
 }
 
+/** Where netns.ts records the creator of each test namespace (one file per namespace holding a pid). */
+const NETNS_OWNER_DIR = '/run/loom-test-owners';
+
+/**
+ * Makes `pid` the owner of every namespace and temp dir under `prefix`, so that leftover cleanup
+ * (ours and node-agent's cleanupLeftovers) leaves a deliberately kept cluster alone while pid lives.
+ */
+export async function transferOwnership(prefix: string, pid: number): Promise<void> {
+  if (!Number.isInteger(pid) || pid < 1) throw new Error(`owner pid must be a positive integer, got ${pid}`);
+  for (const ns of await listNetns()) {
+    if (ns.startsWith(prefix)) await writeFile(join(NETNS_OWNER_DIR, ns), String(pid));
+  }
+  for (const entry of await readdir(tmpdir()).catch(() => [] as string[])) {
+    if (entry.startsWith(prefix)) await writeFile(join(tmpdir(), entry, OWNER_FILE), String(pid)).catch(() => undefined);
+  }
+}
+
 /** What is still on the machine under a prefix: for teardown checks. */
 export async function leftoversOf(prefix: string): Promise<{ netns: string[]; dirs: string[]; processes: string[] }> {
   const netns = (await listNetns()).filter((n) => n.startsWith(prefix));

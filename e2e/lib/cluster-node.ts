@@ -1,6 +1,7 @@
 // One simulated Kubernetes node: a `<prefix>n<i>` namespace linked to the underlay, its own OVS
 // (userspace datapath, own run/db/log dirs) and a real loom-agent process talking to the test API server.
 import { execa, type ResultPromise } from 'execa';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { V1Node } from '@kubernetes/client-node';
@@ -21,6 +22,8 @@ export interface NodeSpec {
   /** CNI_PATH of the simulated runtime (holds loom-cni) */
   cniBinDir: string;
   extraAgentArgs: string[];
+  /** leave the agent running when the harness process exits (demo --keep) */
+  keepOnExit?: boolean;
 }
 
 export interface ClusterNode {
@@ -130,11 +133,21 @@ export async function startClusterNode(s: NodeSpec, ulNs: string): Promise<Clust
     },
     async startAgent() {
       if (agent) throw new Error(`the agent of ${name} is already running; stopAgent() first`);
-      agent = execa('ip', ['netns', 'exec', name, process.execPath, ...agentArgs], {
-        reject: false,
-        stdout: { file: agentLog, append: true },
-        stderr: { file: agentLog, append: true },
-      });
+      // The log is an fd the agent writes itself (not a pipe through this process), so the agent
+      // keeps logging after the harness exits (demo --keep).
+      const logFd = openSync(agentLog, 'a');
+      try {
+        agent = execa('ip', ['netns', 'exec', name, process.execPath, ...agentArgs], {
+          reject: false,
+          cleanup: !s.keepOnExit,
+          detached: s.keepOnExit ?? false,
+          stdin: 'ignore',
+          stdout: [logFd],
+          stderr: [logFd],
+        });
+      } finally {
+        closeSync(logFd);
+      }
       await node.waitAgentReady();
     },
     async stopAgent(signal = 'SIGTERM') {

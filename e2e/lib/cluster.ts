@@ -11,7 +11,7 @@ import type { ProbeResult, ProbeTarget } from './agnhost.js';
 import { ApiClient } from './api-client.js';
 import { startApiServerProcess, type ApiServerProcess } from './apiserver-process.js';
 import { bundlePrograms, type HarnessPrograms } from './bundle.js';
-import { cleanupClusterLeftovers, markOwned } from './cleanup.js';
+import { cleanupClusterLeftovers, markOwned, transferOwnership } from './cleanup.js';
 import { registerNode, startClusterNode, type ClusterNode } from './cluster-node.js';
 import { runKubectl, type KubectlResult } from './kubectl.js';
 import type { PortProtocol, TruthTable } from './matrix.js';
@@ -31,6 +31,11 @@ export interface ClusterOptions {
   agentArgs?: string[] | ((index: number) => string[]);
   /** CNI plugin types of Loom's conflist the simulated runtime runs (default: loom-cni) */
   runPlugins?: string[];
+  /**
+   * Processes (API server, agents, pod servers) survive the harness process's exit; pair with
+   * handOver() so leftover cleanup leaves the cluster alone (demo --keep).
+   */
+  keepProcessesOnExit?: boolean;
   /** progress lines (e.g. console.log for the demo) */
   log?: (line: string) => void;
 }
@@ -64,6 +69,8 @@ export interface Cluster {
   /** Runs a command inside a pod's network namespace. */
   exec(pod: Pod, cmd: string, args: string[], opts?: { reject?: boolean }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   teardown(): Promise<void>;
+  /** Records `pid` as the owner of every namespace and directory of the cluster (see cleanup.ts). */
+  handOver(pid: number): Promise<void>;
 }
 
 /** Brings up the whole cluster; on any failure removes what it made and throws naming the step. */
@@ -118,7 +125,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     const programs = await programsPromise;
 
     step = 'starting the test API server';
-    state.apiServer = await startApiServerProcess({ netns: apiNs, program: programs.apiServer, dir });
+    state.apiServer = await startApiServerProcess({ netns: apiNs, program: programs.apiServer, dir, keepOnExit: o.keepProcessesOnExit ?? false });
     log(`API server ${state.apiServer.url} in ${apiNs} (kubeconfig ${state.apiServer.kubeconfig})`);
     const api = new ApiClient(state.apiServer.unixSocket);
 
@@ -129,7 +136,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     const apiServer = state.apiServer;
     const started = await Promise.allSettled(Array.from({ length: nodeCount }, (_, k) => k + 1).map(async (i) => {
       const extra = typeof o.agentArgs === 'function' ? o.agentArgs(i) : (o.agentArgs ?? []);
-      const node = await startClusterNode({ prefix, index: i, dir: join(dir, `n${i}`), kubeconfig: apiServer.kubeconfig, cniBinDir, extraAgentArgs: extra }, ulNs);
+      const node = await startClusterNode({ prefix, index: i, dir: join(dir, `n${i}`), kubeconfig: apiServer.kubeconfig, cniBinDir, extraAgentArgs: extra, keepOnExit: o.keepProcessesOnExit ?? false }, ulNs);
       state.nodes.push(node);
       log(`node ${node.name}: ${node.internalIp}, podCIDR ${node.podCidr}, agent ready`);
       return node;
@@ -139,7 +146,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     state.nodes.sort((a, b) => a.index - b.index);
 
     const runPlugins = new Set(o.runPlugins ?? ['loom-cni']);
-    const pods = new PodManager({ prefix, api, nodes: state.nodes, cniBinDir, agnhost: programs.agnhost, runPlugins: (t) => runPlugins.has(t) });
+    const pods = new PodManager({ prefix, api, nodes: state.nodes, cniBinDir, agnhost: programs.agnhost, runPlugins: (t) => runPlugins.has(t), keepOnExit: o.keepProcessesOnExit ?? false });
     state.pods = pods;
     const kubectlCtx = { ulNetns: ulNs, kubeconfig: apiServer.kubeconfig, home: join(dir, 'home') };
     const endpointOf = (p: Pod | Endpoint): Endpoint => ({ key: p.key, netns: p.netns, ip: p.ip });
@@ -166,6 +173,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
         return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
       },
       teardown: () => (tornDown ??= teardown()),
+      handOver: (pid) => transferOwnership(prefix, pid),
     };
   } catch (e) {
     await teardown();

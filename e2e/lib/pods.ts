@@ -58,6 +58,8 @@ export interface PodManagerContext {
   agnhost: string;
   /** plugin types of the conflist that are run (default: loom-cni only, see docs/e2e.md) */
   runPlugins: (type: string) => boolean;
+  /** leave pod servers running when the harness process exits (demo --keep) */
+  keepOnExit?: boolean;
 }
 
 function conflistFor(node: ClusterNode): Conflist {
@@ -151,7 +153,7 @@ export class PodManager {
     const tcp = (spec.containerPorts ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort);
     const udp = (spec.containerPorts ?? []).filter((p) => p.protocol === 'UDP').map((p) => p.containerPort);
     if ((spec.serve ?? true) && tcp.length + udp.length > 0) {
-      this.servers.set(key, await startServer(this.ctx.agnhost, netns, spec.name, { tcp: [...new Set(tcp)], udp: [...new Set(udp)] }));
+      this.servers.set(key, await startServer(this.ctx.agnhost, netns, spec.name, { tcp: [...new Set(tcp)], udp: [...new Set(udp)] }, { keepOnExit: this.ctx.keepOnExit ?? false }));
     }
     return pod;
   }

@@ -24,14 +24,14 @@ function checkNetns(netns: string): string {
 }
 
 /** Starts `agnhost serve` in a namespace and waits until every port listens. */
-export async function startServer(agnhost: string, netns: string, name: string, ports: { tcp?: number[]; udp?: number[] }): Promise<ServerProcess> {
+export async function startServer(agnhost: string, netns: string, name: string, ports: { tcp?: number[]; udp?: number[] }, opts: { keepOnExit?: boolean } = {}): Promise<ServerProcess> {
   const args = ['netns', 'exec', checkNetns(netns), process.execPath, agnhost, 'serve', '--name', name];
   const tcp = ports.tcp ?? [];
   const udp = ports.udp ?? [];
   for (const p of [...tcp, ...udp]) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new Error(`server port must be 1..65535, got ${p}`);
   if (tcp.length) args.push('--tcp', tcp.join(','));
   if (udp.length) args.push('--udp', udp.join(','));
-  const proc: ResultPromise = execa('ip', args, { reject: false, stdout: 'pipe', stderr: 'pipe' });
+  const proc: ResultPromise = execa('ip', args, { reject: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', cleanup: !opts.keepOnExit, detached: opts.keepOnExit ?? false });
   const stop = async (): Promise<void> => {
     proc.kill('SIGKILL');
     await proc;

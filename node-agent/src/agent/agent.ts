@@ -11,7 +11,7 @@ import { OpenFlowClient } from '../ovs/ofctl.js';
 import { OvsdbClient } from '../ovs/ovsdb.js';
 import { baseFlows, type NodeNetwork } from '../pipeline/pipeline.js';
 import { TABLE_NAMES } from '../pipeline/flow.js';
-import { getInterfaceMtu } from '../podnet/index.js';
+import { getInterfaceMtu, preparePodSide } from '../podnet/index.js';
 import type * as k8s from '@kubernetes/client-node';
 import * as k8sApi from '@kubernetes/client-node';
 import { loadKubeConfig, waitForNodePodCidr } from '../k8s/node.js';
@@ -26,6 +26,8 @@ import { Attachments } from './attachments.js';
 import { installCniConf, removeCniConf } from './cni-conf.js';
 import { FlowSync } from './flow-sync.js';
 import { FLOW_ROUND_KEY, setupNodeDatapath, type NodeDatapathState } from './node-datapath.js';
+import { VswitchdWatch } from './ovs-watch.js';
+import { join } from 'node:path';
 
 const log = logger('agent');
 const VXLAN_OVERHEAD = 50;
@@ -45,6 +47,7 @@ export class Agent {
   private policyInformer: ResilientInformer<k8s.V1NetworkPolicy> | undefined;
   policy: PolicyController | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
+  private vswitchdWatch: VswitchdWatch | undefined;
   /** set in the same tick as the initial load: from then on watch events are applied incrementally */
   private watchLive = false;
   underlay: Underlay | undefined;
@@ -106,6 +109,9 @@ export class Agent {
     const ofctl = new OpenFlowClient({ bridge: c.bridge, target: `unix:${bridgeMgmtSocket(c)}` });
     this.flows = new FlowSync(flowTable(ofctl), this.datapath.previousRound);
     const ipam = await IpamStore.open(c.stateDir, podCidr);
+    // Load the netns-switching FFI now rather than on the first CNI ADD.
+    const podSide = preparePodSide();
+    if (!podSide.inProcess) log.warn('pod-side setup falls back to spawning nsenter (slower)', { reason: podSide.reason });
     if (!isStandalone(c) || c.transportInterface || c.transportIP) {
       this.startupProblem = 'setting up the underlay and tunnel';
       this.underlay = await setupUnderlay(this.ovsdb, {
@@ -192,6 +198,16 @@ export class Agent {
     await this.overlay?.syncRoutes();
     await this.ovsdb.setFlowRestoreWait(false);
 
+    this.vswitchdWatch = new VswitchdWatch(
+      join(c.ovsRunDir, 'ovs-vswitchd.pid'),
+      () => {
+        this.metrics.ovsConnected.set(1);
+        this.resyncNow('ovs-vswitchd restarted');
+      },
+      () => this.metrics.ovsConnected.set(0),
+    );
+    await this.vswitchdWatch.start();
+    this.metrics.ovsConnected.set(1);
     this.ready = true;
     this.startupProblem = null;
     if (c.installCniConfig) await installCniConf(cniConfPath(c), c.cniSocket);
@@ -213,6 +229,20 @@ export class Agent {
       ...(this.policy?.desiredFlows() ?? []),
       ...this.attachments!.list().flatMap((a) => this.attachments!.flowsFor(a, round)),
     ];
+  }
+
+  /** Replay everything at once (vswitchd restarted: every flow is gone), retrying until it works. */
+  private resyncNow(why: string): void {
+    const attempt = (n: number) => {
+      this.resyncFlows()
+        .then(() => this.ovsdb?.setFlowRestoreWait(false))
+        .then(() => log.info('flows replayed', { reason: why }))
+        .catch((e) => {
+          log.warn('flow replay failed; retrying', { reason: why, attempt: n, error: errorMessage(e) });
+          setTimeout(() => attempt(n + 1), Math.min(100 * n, 1000));
+        });
+    };
+    attempt(1);
   }
 
   /** Level-triggered recovery: recompute everything and converge (debounced). */
@@ -301,6 +331,7 @@ export class Agent {
     this.startupProblem = 'shutting down';
     if (opts.uninstall && this.config.installCniConfig) await removeCniConf(cniConfPath(this.config));
     clearTimeout(this.resyncTimer);
+    this.vswitchdWatch?.stop();
     for (const i of [this.nodeInformer, this.podInformer, this.nsInformer, this.policyInformer]) await i?.stop();
     await this.server?.stop();
     await this.http?.close();

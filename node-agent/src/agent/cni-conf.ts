@@ -4,8 +4,11 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export function loomConflist(socketPath: string): object {
+  // cniVersion 1.0.0 for runtimes whose libcni predates CNI 1.1 (containerd 1.6 rejects 1.1.0);
+  // newer libcni picks the highest version listed in cniVersions.
   return {
-    cniVersion: '1.1.0',
+    cniVersion: '1.0.0',
+    cniVersions: ['1.0.0', '1.1.0'],
     name: 'loom',
     plugins: [
       { type: 'loom-cni', socketPath, capabilities: { bandwidth: true } },

@@ -60,6 +60,42 @@ async function interfaceWithIp(ip: string): Promise<string | undefined> {
   return all.find((i) => i.addr_info?.some((a) => a.family === 'inet' && a.local === ip))?.ifname;
 }
 
+const EXT_NIC = 'loom-nic';
+const EXT_MAC = 'loom-nic-mac';
+const EXT_ADDR = 'loom-node-addr';
+const EXT_ROUTES = 'loom-node-routes';
+const EXT_MTU = 'loom-nic-mtu';
+
+interface SavedRoute {
+  dst: string;
+  via?: string;
+  metric?: number;
+}
+
+function parseSaved(addr: string | undefined, routes: string | undefined, mtuText: string | undefined): { addr: string; routes: SavedRoute[]; mtu: number } | undefined {
+  if (!addr || !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(addr)) return undefined;
+  try {
+    const list = JSON.parse(routes ?? '[]') as SavedRoute[];
+    if (!Array.isArray(list)) return undefined;
+    const ok = list.every((r) => typeof r.dst === 'string' && /^[0-9./a-z]+$/.test(r.dst) && (r.via === undefined || /^[0-9.]+$/.test(r.via)));
+    const mtu = Number(mtuText ?? 1500);
+    return ok && Number.isInteger(mtu) && mtu >= 68 && mtu <= 65535 ? { addr, routes: list, mtu } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** ip -batch lines that put the node address and routes on br-phy (idempotent). */
+function bridgeCommands(addrCidr: string, routes: SavedRoute[], mac: string | undefined, mtu: number): string[] {
+  return [
+    ...(mac && isMac(mac) ? [`link set ${PHYSICAL_BRIDGE} address ${mac}`] : []),
+    `link set ${PHYSICAL_BRIDGE} mtu ${mtu}`,
+    `link set ${PHYSICAL_BRIDGE} up`,
+    `addr replace ${addrCidr} dev ${PHYSICAL_BRIDGE}`,
+    ...routes.map((r) => `route replace ${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${PHYSICAL_BRIDGE}${r.metric ? ` metric ${r.metric}` : ''}`),
+  ];
+}
+
 export interface UnderlayOptions {
   datapathType: DatapathType;
   transportInterface?: string;
@@ -67,15 +103,18 @@ export interface UnderlayOptions {
 }
 
 export async function setupUnderlay(ovsdb: OvsdbClient, o: UnderlayOptions): Promise<Underlay> {
-  // Adopt a br-phy set up by a previous run.
+  // Adopt a br-phy set up by a previous run, restoring its address and routes if they were lost
+  // (a restarted userspace ovs-vswitchd recreates br-phy's LOCAL port without them).
   if (o.datapathType === 'netdev' && (await ovsdb.bridgeExists(PHYSICAL_BRIDGE))) {
-    const phy = await interfaceInfo(PHYSICAL_BRIDGE);
-    const addr = ipv4Of(phy);
-    const nic = (await ovsdb.listPorts(PHYSICAL_BRIDGE)).find((p) => p.name !== PHYSICAL_BRIDGE)?.name;
-    if (addr && nic) {
-      const nicInfo = await interfaceInfo(nic);
-      log.info('adopting the existing physical bridge', { bridge: PHYSICAL_BRIDGE, nic, nodeIp: addr.local });
-      return { ipInterface: PHYSICAL_BRIDGE, nic, nodeIp: addr.local, mtu: nicInfo?.mtu ?? phy!.mtu };
+    const ids = await ovsdb.getBridgeExternalIds(PHYSICAL_BRIDGE);
+    const nic = ids[EXT_NIC];
+    const saved = parseSaved(ids[EXT_ADDR], ids[EXT_ROUTES], ids[EXT_MTU]);
+    if (nic && saved) {
+      const mac = ids[EXT_MAC];
+      await execa('ip', ['-batch', '-'], { input: bridgeCommands(saved.addr, saved.routes, mac, saved.mtu).join('\n') });
+      const [nodeIp] = saved.addr.split('/');
+      log.info('adopted the physical bridge', { bridge: PHYSICAL_BRIDGE, nic, nodeIp });
+      return { ipInterface: PHYSICAL_BRIDGE, nic, nodeIp: nodeIp!, mtu: saved.mtu };
     }
   }
   let nic = o.transportInterface;
@@ -93,22 +132,26 @@ export async function setupUnderlay(ovsdb: OvsdbClient, o: UnderlayOptions): Pro
   const mac = (await readFile(`/sys/class/net/${nic}/address`, 'utf8')).trim();
   if (!isMac(mac)) throw new Error(`cannot read the MAC of ${nic}`);
   const routes = (await ipJson<IpRoute[]>(['route', 'show', 'dev', nic])).filter((r) => r.protocol !== 'kernel');
+  const addrCidr = `${addr.local}/${addr.prefixlen}`;
+  const savedRoutes: SavedRoute[] = routes.map((r) => ({ dst: r.dst, ...(r.gateway ? { via: r.gateway } : {}), ...(r.metric ? { metric: r.metric } : {}) }));
   await ovsdb.ensureBridge(PHYSICAL_BRIDGE, {
     datapathType: 'netdev',
     failMode: 'standalone',
     otherConfig: { hwaddr: mac },
-    externalIds: { 'loom-managed': 'true', 'loom-nic': nic },
+    // What moved onto br-phy, so it can be restored after a vswitchd restart or on uninstall.
+    externalIds: {
+      'loom-managed': 'true',
+      [EXT_NIC]: nic,
+      [EXT_MAC]: mac,
+      [EXT_ADDR]: addrCidr,
+      [EXT_ROUTES]: JSON.stringify(savedRoutes),
+      [EXT_MTU]: String(info.mtu),
+    },
   });
   await ovsdb.addPort(PHYSICAL_BRIDGE, nic, { externalIds: { 'loom-role': 'uplink' } });
-  const cmds = [
-    `link set ${PHYSICAL_BRIDGE} address ${mac}`,
-    `link set ${PHYSICAL_BRIDGE} mtu ${info.mtu}`,
-    `link set ${PHYSICAL_BRIDGE} up`,
-    `addr del ${addr.local}/${addr.prefixlen} dev ${nic}`,
-    `addr add ${addr.local}/${addr.prefixlen} dev ${PHYSICAL_BRIDGE}`,
-    ...routes.map((r) => `route replace ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${PHYSICAL_BRIDGE}${r.metric ? ` metric ${r.metric}` : ''}`),
-  ];
-  await execa('ip', ['-batch', '-'], { input: cmds.join('\n') });
+  await execa('ip', ['-batch', '-'], {
+    input: [`addr del ${addrCidr} dev ${nic}`, ...bridgeCommands(addrCidr, savedRoutes, mac, info.mtu)].join('\n'),
+  });
   // The NIC stays a kernel interface: it must not answer ARP or get IPv6 addresses itself.
   await writeFile(`/proc/sys/net/ipv4/conf/${nic}/arp_ignore`, '8');
   await writeFile(`/proc/sys/net/ipv6/conf/${nic}/disable_ipv6`, '1').catch(() => undefined);
