@@ -202,7 +202,7 @@ export class Agent {
       join(c.ovsRunDir, 'ovs-vswitchd.pid'),
       () => {
         this.metrics.ovsConnected.set(1);
-        this.resyncNow('ovs-vswitchd restarted');
+        this.resyncNow('ovs-vswitchd restarted', () => this.refreshHostSide());
       },
       () => this.metrics.ovsConnected.set(0),
     );
@@ -232,9 +232,10 @@ export class Agent {
   }
 
   /** Replay everything at once (vswitchd restarted: every flow is gone), retrying until it works. */
-  private resyncNow(why: string): void {
+  private resyncNow(why: string, before: () => Promise<void> = async () => undefined): void {
     const attempt = (n: number) => {
-      this.resyncFlows()
+      before()
+        .then(() => this.resyncFlows())
         .then(() => this.ovsdb?.setFlowRestoreWait(false))
         .then(() => log.info('flows replayed', { reason: why }))
         .catch((e) => {
@@ -243,6 +244,22 @@ export class Agent {
         });
     };
     attempt(1);
+  }
+
+  /**
+   * After ovs-vswitchd restarted: internal ports (loom-gw0, br-phy) were recreated without their
+   * addresses; put them back (idempotent set-up), then the host routes.
+   */
+  private async refreshHostSide(): Promise<void> {
+    const c = this.config;
+    await setupNodeDatapath(this.ovsdb!, {
+      bridge: c.bridge,
+      gatewayInterface: c.gatewayInterface,
+      podCidr: this.datapath!.network.podCidr,
+      datapathType: this.datapath!.datapathType,
+    });
+    if (this.underlay) await setupUnderlay(this.ovsdb!, { datapathType: this.datapath!.datapathType });
+    await this.overlay?.syncRoutes();
   }
 
   /** Level-triggered recovery: recompute everything and converge (debounced). */

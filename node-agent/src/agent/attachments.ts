@@ -13,6 +13,7 @@ import { formatIpv4, parseCidr, parseIpv4 } from '../util/ipv4.js';
 import { KeyedMutex, UndoStack } from '../util/keyed-mutex.js';
 import { errorMessage, logger } from '../util/log.js';
 import type { FlowSync } from './flow-sync.js';
+import { macForIp } from './node-datapath.js';
 import type { BridgePorts, FlowOp, PodInterfaces, PodInterfaceSpec } from './ports.js';
 
 const log = logger('attachments');
@@ -66,10 +67,8 @@ export interface AttachmentsDeps {
 
 /** Deterministic pod MAC: 0a:58 followed by the IPv4 address (locally administered, unicast). */
 export function podMacFor(ip: string): string {
-  const n = parseIpv4(ip);
-  if (n === null) throw new Error(`invalid IP ${ip}`);
-  const bytes = [0x0a, 0x58, n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+  if (parseIpv4(ip) === null) throw new Error(`invalid IP ${ip}`);
+  return macForIp(ip);
 }
 
 export class Attachments {

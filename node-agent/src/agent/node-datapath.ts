@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { OvsdbClient, DatapathType } from '../ovs/ovsdb.js';
 import type { NodeNetwork } from '../pipeline/pipeline.js';
-import { formatIpv4, gatewayOf, isMac, parseCidr } from '../util/ipv4.js';
+import { formatIpv4, gatewayOf, parseCidr } from '../util/ipv4.js';
 import { logger } from '../util/log.js';
 
 const log = logger('datapath');
@@ -24,6 +24,21 @@ export interface NodeDatapathState {
   datapathType: DatapathType;
   /** cookie round of the flows installed by the previous agent run (0 when none) */
   previousRound: number;
+}
+
+/** Locally administered unicast MAC 0a:58:<IPv4 bytes>. */
+export function macForIp(ip: string): string {
+  return ['0a', '58', ...ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
+}
+
+async function waitForMac(dev: string, mac: string): Promise<void> {
+  let seen = '';
+  for (let i = 0; i < 50; i++) {
+    seen = (await readFile(`/sys/class/net/${dev}/address`, 'utf8').catch(() => '')).trim();
+    if (seen === mac) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${dev} did not take the MAC ${mac} (it has ${JSON.stringify(seen)}); check the ovs-vswitchd log`);
 }
 
 async function writeSysctl(path: string, value: string): Promise<void> {
@@ -47,6 +62,13 @@ export async function setupNodeDatapath(ovsdb: OvsdbClient, o: NodeDatapathOptio
     externalIds: { 'loom-role': 'gateway' },
   });
   const gatewayIp = formatIpv4(gatewayOf(cidr));
+  // A fixed gateway MAC (0a:58 + its IP, like pod MACs): OVS re-applies the Interface `mac` column
+  // whenever it recreates the port (a restarted userspace vswitchd recreates its tap), so pods'
+  // ARP caches and the flows stay valid.
+  const gatewayMac = macForIp(gatewayIp);
+  await ovsdb.transact(`pinning the MAC of ${o.gatewayInterface}`, [
+    { op: 'update', table: 'Interface', where: [['name', '==', o.gatewayInterface]], row: { mac: gatewayMac } },
+  ]);
   // Address and link state of the gateway (one spawn at start-up, not on the CNI path).
   await execa('ip', ['-batch', '-'], {
     input: [
@@ -56,8 +78,7 @@ export async function setupNodeDatapath(ovsdb: OvsdbClient, o: NodeDatapathOptio
   });
   await writeSysctl('net/ipv4/ip_forward', '1');
   await writeSysctl(`net/ipv6/conf/${o.gatewayInterface}/disable_ipv6`, '1').catch(() => undefined);
-  const gatewayMac = (await readFile(`/sys/class/net/${o.gatewayInterface}/address`, 'utf8')).trim();
-  if (!isMac(gatewayMac)) throw new Error(`cannot read the MAC of ${o.gatewayInterface}: got ${JSON.stringify(gatewayMac)}`);
+  await waitForMac(o.gatewayInterface, gatewayMac);
   const ids = await ovsdb.getBridgeExternalIds(o.bridge);
   const previousRound = Number(ids[FLOW_ROUND_KEY] ?? 0) & 0xff;
   log.info('node datapath ready', { bridge: o.bridge, datapathType, gateway: o.gatewayInterface, gatewayIp, gatewayMac, gatewayOfport, previousRound });

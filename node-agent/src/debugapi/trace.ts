@@ -90,7 +90,7 @@ export function injectedFlow(src: Endpoint, dst: Endpoint, proto: TraceProtocol,
   let head: string[];
   let ttl = 64;
   if (src.attachment) {
-    head = [`in_port=${uint('ofport', src.attachment.ofport)}`, `dl_src=${mac('source MAC', src.attachment.mac)}`, `dl_dst=${mac('destination MAC', src.local && dst.attachment ? dstMac : dst.local && dst.attachment ? dstMac : net.gatewayMac)}`];
+    head = [`in_port=${uint('ofport', src.attachment.ofport)}`, `dl_src=${mac('source MAC', src.attachment.mac)}`, `dl_dst=${mac('destination MAC', dstMac)}`];
   } else if (!dst.local) {
     throw new TraceInputError(
       `neither ${src.spec} (${src.node ? `node ${src.node}` : 'outside the cluster'}) nor ${dst.spec} (${dst.node ? `node ${dst.node}` : 'outside the cluster'}) is on node ${agent.nodeName}: ` +

@@ -42,9 +42,14 @@ export class PodQos {
   /** limits in place, by attachment key */
   private readonly applied = new Map<string, PodBandwidth>();
 
+  /**
+   * @param hostNetns path of the network namespace holding the pod's host-side veths, used by
+   *   check() to read their qdiscs; '' (default) = the agent's own namespace.
+   */
   constructor(
     private readonly ovsdb: OvsdbClient,
     private readonly bridge: string,
+    private readonly hostNetns = '',
   ) {}
 
   /** The limits last applied to an attachment (undefined when unknown or none). */
@@ -115,7 +120,7 @@ export class PodQos {
         if (row.queueUuids.length !== 1) problems.push(`OVS QoS of ${t.hostIfname} has ${row.queueUuids.length} queues, expected 1 (queue 0)`);
         if (portQos !== row.uuid) problems.push(`OVS port ${t.hostIfname} does not reference its QoS row (qos=${portQos ?? 'none'})`);
       }
-      const qdisc = await readRootQdisc('', t.hostIfname).catch((e: unknown) => ({ kind: `unreadable (${errorMessage(e)})` }));
+      const qdisc = await readRootQdisc(this.hostNetns, t.hostIfname).catch((e: unknown) => ({ kind: `unreadable (${errorMessage(e)})` }));
       if (qdisc?.kind !== 'htb') problems.push(`ingress limit is not programmed: the root qdisc of ${t.hostIfname} is ${qdisc?.kind ?? 'none'}, expected htb (is ovs-vswitchd running?)`);
     } else {
       if (rows.length > 0) problems.push(`unexpected ingress limit: ${rows.length} OVS QoS row(s) for ${key}`);

@@ -186,6 +186,21 @@ describe('loom-agent + loom-cni on one node (real OVS, netdev datapath)', functi
     assert.equal(check.exitCode, 0, check.stdout);
   });
 
+  it('replays every flow after ovs-vswitchd restarts (flows are lost, ports survive)', async () => {
+    const a = await add('o1');
+    const b = await add('o2');
+    const before = await flowCount(node);
+    await node.ovs.restartVswitchd();
+    let after = 0;
+    for (let i = 0; i < 100 && after !== before; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await flowCount(node).catch(() => 0);
+    }
+    assert.equal(after, before, 'every flow is back');
+    assert.equal((await ping('loomt-ag-o1', b.ip, 2)).exitCode, 0, 'pod to pod after the restart');
+    assert.equal((await ping(node.netns, a.ip, 2)).exitCode, 0, 'node to pod: loom-gw0 got its address back');
+  });
+
   it('answers code 11 while the agent is down', async () => {
     await node.stopAgent('SIGTERM');
     try {

@@ -55,7 +55,7 @@ describe('qos: PodQos on real OVS (netdev datapath)', function () {
       await db.addPort(BRIDGE, host);
       pods.push({ containerId: `cid-qosc-${i}`, ifname: 'eth0', netns: `/var/run/netns/${ns}`, hostIfname: host, podNamespace: 'default', podName: `qosc-${i}` });
     }
-    qos = new PodQos(db, BRIDGE);
+    qos = new PodQos(db, BRIDGE, `/var/run/netns/${NODE}`);
     const ping = await nsExec('loomt-qosc-p0', 'ping', ['-c', '1', '-W', '3', ips[1]!], { reject: false });
     assert.equal(ping.exitCode, 0, 'pods reach each other through the bridge');
   });
@@ -124,7 +124,7 @@ describe('qos: PodQos on real OVS (netdev datapath)', function () {
 
   it('an ingress limit on a port that does not exist fails and leaves nothing', async () => {
     const ghost: QosTarget = { containerId: 'cid-ghost', ifname: 'eth0', netns: '', hostIfname: 'qosc-ghost' };
-    await assert.rejects(qos.apply(ghost, { ingressBps: 10_000_000 }), /port qosc-ghost does not exist in OVS/);
+    await assert.rejects(qos.apply(ghost, { ingressBps: 10_000_000 }), /port qosc-ghost: the port does not exist in OVS/);
     assert.equal((await listLoomQos(db!)).length, 0);
     assert.equal((await listLoomQueues(db!)).length, 0);
   });
@@ -146,6 +146,7 @@ describe('qos: PodQos on real OVS (netdev datapath)', function () {
   describe('TCP through the limits (iperf3)', () => {
     const within = (bps: number, limit: number, what: string) => {
       const ratio = bps / limit;
+      console.log(`      ${what}: limit ${limit / 1e6}M, got ${(bps / 1e6).toFixed(2)}M, ratio ${ratio.toFixed(3)}`);
       assert.ok(ratio > 0.9 && ratio < 1.1, `${what}: ${(bps / 1e6).toFixed(2)} Mbit/s for a ${limit / 1e6} Mbit/s limit (ratio ${ratio.toFixed(3)}), expected within +-10%`);
     };
     for (const limit of [10_000_000, 100_000_000]) {
