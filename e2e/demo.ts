@@ -15,7 +15,6 @@ import { differences, formatMatrix, type PortProtocol, type TruthTable } from '.
 import { DEMO_PREFIX_ROOT } from './lib/names.js';
 import type { Pod, PodSpec } from './lib/pods.js';
 
-const PREFIX = `${DEMO_PREFIX_ROOT}`;
 const STATE_FILE = '/tmp/loomt-demo-state.json';
 const POLICY_FILE = join(import.meta.dirname, 'demo', 'allow-api-to-db.yaml');
 const TCP80: PortProtocol = { port: 80, protocol: 'TCP' };
@@ -40,9 +39,9 @@ interface DemoState {
 const say = (text = ''): void => void process.stdout.write(`${text}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The demo prefix is fixed; the run id part keeps names unique per machine boot of the demo. */
+/** `loomt-demo-<4 hex of the pid>-`: one demo at a time, but names never clash with a half-removed one. */
 function demoPrefix(): string {
-  return `${PREFIX}${process.pid.toString(16).slice(-4).padStart(4, '0')}-`;
+  return `${DEMO_PREFIX_ROOT}${process.pid.toString(16).slice(-4).padStart(4, '0')}-`;
 }
 
 async function down(): Promise<void> {

@@ -23,7 +23,7 @@ export interface ReportInput {
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const num = (x: number) => (Number.isInteger(x) ? String(x) : String(Math.round(x * 100) / 100));
-const withUnit = (x: number, unit: string) => (unit === 'ratio' ? `${num(x)}x` : unit === '%' ? `${num(x)} %` : `${num(x)} ${unit}`);
+const withUnit = (x: number, unit: string) => (unit === 'ratio' ? `${num(x)}x` : unit === 'count' || unit === '' ? num(x) : `${num(x)} ${unit}`);
 
 export function formatTarget(t: Target | undefined, unit: string): string {
   if (!t) return '';

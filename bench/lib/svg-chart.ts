@@ -26,7 +26,7 @@ export function niceTicks(max: number, count = 5): number[] {
   if (!(max > 0) || !Number.isFinite(max)) return [0, 1];
   const raw = max / count;
   const pow = 10 ** Math.floor(Math.log10(raw));
-  const step = ([1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw) ?? 10 * pow);
+  const step = ([1, 2, 2.5, 5, 10].map((m) => m * pow).find((s) => s >= raw) ?? 10 * pow);
   const ticks: number[] = [];
   for (let t = 0; t < max + step * 0.999; t += step) ticks.push(Number(t.toPrecision(12)));
   return ticks;

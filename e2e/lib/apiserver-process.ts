@@ -1,9 +1,8 @@
 // The test API server as its own process inside the `<prefix>api` namespace, serving
 // https://10.0.0.2:6443 to the nodes and a unix-socket side door to the harness.
-import { execa, type ResultPromise } from 'execa';
-import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { spawnDaemon } from './daemon.js';
 import { UNDERLAY } from './names.js';
 
 export interface ApiServerProcess {
@@ -18,20 +17,17 @@ export async function startApiServerProcess(o: { netns: string; program: string;
   const kubeconfig = join(o.dir, 'kubeconfig');
   const unixSocket = join(o.dir, 'api.sock');
   const log = join(o.dir, 'apiserver.log');
-  // stderr (the request log) goes to an fd the server writes itself, so it outlives the harness (demo --keep)
-  const logFd = openSync(log, 'a');
-  const proc: ResultPromise = execa('ip', [
+  const proc = spawnDaemon('ip', [
     'netns', 'exec', o.netns, process.execPath, o.program,
     '--listen', `${UNDERLAY.apiServerIp}:${UNDERLAY.apiServerPort}`,
     '--kubeconfig-out', kubeconfig,
     '--unix-socket', unixSocket,
     '--log',
-  ], { reject: false, stdin: 'ignore', stdout: 'pipe', stderr: [logFd], cleanup: !o.keepOnExit, detached: o.keepOnExit ?? false });
-  closeSync(logFd);
+  ], { logFile: log, keepOnExit: o.keepOnExit ?? false, stdoutPipe: true });
   const stop = async (): Promise<void> => {
     proc.kill('SIGTERM');
     const killer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-    await proc;
+    await proc.exited;
     clearTimeout(killer);
   };
   const ready = await new Promise<{ url: string } | string>((resolve) => {
@@ -48,9 +44,9 @@ export async function startApiServerProcess(o: { netns: string; program: string;
         resolve(`unreadable ready line: ${line}`);
       }
     });
-    void proc.then((r) => {
+    void proc.exited.then(() => {
       clearTimeout(timer);
-      resolve(`exited with code ${r.exitCode ?? r.signal ?? '?'}`);
+      resolve(`exited with code ${proc.exitCode() ?? '?'}`);
     });
   });
   if (typeof ready === 'string') {

@@ -1,7 +1,6 @@
 // One simulated Kubernetes node: a `<prefix>n<i>` namespace linked to the underlay, its own OVS
 // (userspace datapath, own run/db/log dirs) and a real loom-agent process talking to the test API server.
-import { execa, type ResultPromise } from 'execa';
-import { closeSync, openSync } from 'node:fs';
+import { execa } from 'execa';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { V1Node } from '@kubernetes/client-node';
@@ -10,6 +9,7 @@ import { createNetns } from '../../node-agent/test/support/netns.js';
 import { startOvsInstance, type OvsInstance } from '../../node-agent/test/support/ovs-instance.js';
 import type { ApiClient } from './api-client.js';
 import { markOwned } from './cleanup.js';
+import { spawnDaemon, type Daemon } from './daemon.js';
 import { attachToUnderlay } from './underlay.js';
 import { nodeIp, nodeNetns, nodePodCidr } from './names.js';
 
@@ -105,7 +105,7 @@ export async function startClusterNode(s: NodeSpec, ulNs: string): Promise<Clust
     '--log-level', 'debug',
     ...s.extraAgentArgs,
   ];
-  let agent: ResultPromise | undefined;
+  let agent: Daemon | undefined;
   const exec: ClusterNode['exec'] = async (cmd, args, opts = {}) => {
     const r = await execa('ip', ['netns', 'exec', name, cmd, ...args], { reject: false, timeout: opts.timeout ?? 20000 });
     if ((opts.reject ?? true) && r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} in ${name} failed (${r.exitCode}): ${r.stderr.trim()}`);
@@ -133,21 +133,7 @@ export async function startClusterNode(s: NodeSpec, ulNs: string): Promise<Clust
     },
     async startAgent() {
       if (agent) throw new Error(`the agent of ${name} is already running; stopAgent() first`);
-      // The log is an fd the agent writes itself (not a pipe through this process), so the agent
-      // keeps logging after the harness exits (demo --keep).
-      const logFd = openSync(agentLog, 'a');
-      try {
-        agent = execa('ip', ['netns', 'exec', name, process.execPath, ...agentArgs], {
-          reject: false,
-          cleanup: !s.keepOnExit,
-          detached: s.keepOnExit ?? false,
-          stdin: 'ignore',
-          stdout: [logFd],
-          stderr: [logFd],
-        });
-      } finally {
-        closeSync(logFd);
-      }
+      agent = spawnDaemon('ip', ['netns', 'exec', name, process.execPath, ...agentArgs], { logFile: agentLog, keepOnExit: s.keepOnExit ?? false });
       await node.waitAgentReady();
     },
     async stopAgent(signal = 'SIGTERM') {
@@ -156,7 +142,7 @@ export async function startClusterNode(s: NodeSpec, ulNs: string): Promise<Clust
       if (!a) return;
       a.kill(signal);
       const killer = setTimeout(() => a.kill('SIGKILL'), 10000);
-      await a;
+      await a.exited;
       clearTimeout(killer);
     },
     async waitAgentReady(timeoutMs = 30000) {
@@ -169,7 +155,7 @@ export async function startClusterNode(s: NodeSpec, ulNs: string): Promise<Clust
         });
         if (r.exitCode === 0) return;
         last = r.stdout || r.stderr;
-        if (agent && agent.exitCode !== null && agent.exitCode !== undefined) break;
+        if (agent && agent.exitCode() !== null) break;
         await new Promise((res) => setTimeout(res, 150));
       }
       throw new Error(`loom-agent on node ${name} did not become ready within ${timeoutMs} ms (last CNI STATUS answer: ${last.trim()}); agent log ${agentLog} ends with:\n${await node.agentLogTail()}`);

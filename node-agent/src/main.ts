@@ -1,13 +1,16 @@
 // loom-agent entry point.
 import { ConfigError, HelpRequested, loadConfig } from './config/index.js';
 import { Agent } from './agent/agent.js';
+import { uninstall } from './agent/uninstall.js';
 import { closeRtnl } from './podnet/index.js';
 import { errorMessage, setupLogging } from './util/log.js';
 
 async function main(): Promise<void> {
   let config;
+  const argv = process.argv.slice(2);
+  const uninstallMode = argv[0] === 'uninstall';
   try {
-    config = loadConfig({ argv: process.argv.slice(2), env: process.env });
+    config = loadConfig({ argv: uninstallMode ? argv.slice(1) : argv, env: process.env });
   } catch (e) {
     if (e instanceof HelpRequested) {
       process.stdout.write(e.text);
@@ -20,6 +23,15 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = setupLogging(config.logLevel);
+  if (uninstallMode) {
+    try {
+      await uninstall(config);
+      process.exit(0);
+    } catch (e) {
+      log.error('uninstall failed', { error: errorMessage(e) });
+      process.exit(1);
+    }
+  }
   const agent = new Agent(config);
   let stopping = false;
   const stop = (signal: string) => {

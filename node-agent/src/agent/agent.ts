@@ -23,11 +23,20 @@ import { setupUnderlay, type Underlay } from './underlay.js';
 import { errorMessage, logger } from '../util/log.js';
 import { bridgePorts, flowTable, podInterfaces } from './adapters.js';
 import { Attachments } from './attachments.js';
+import { AgentQos } from '../qos/agent-qos.js'; // [qos] bandwidth limits (issue 6)
+import { PodQos } from '../qos/controller.js'; // [qos]
 import { installCniConf, removeCniConf } from './cni-conf.js';
 import { FlowSync } from './flow-sync.js';
 import { FLOW_ROUND_KEY, setupNodeDatapath, type NodeDatapathState } from './node-datapath.js';
 import { VswitchdWatch } from './ovs-watch.js';
 import { join } from 'node:path';
+// --- loomctl debug API + policy audit (issue 9): begin ---
+import { dirname } from 'node:path';
+import { vswitchdCtlSocket } from '../config/derived.js';
+import { DebugServer, debugSocketPath } from '../debugapi/server.js';
+import type { AgentIntrospection } from '../debugapi/types.js';
+import { AuditController } from '../audit/controller.js';
+// --- loomctl debug API + policy audit: end ---
 
 const log = logger('agent');
 const VXLAN_OVERHEAD = 50;
@@ -48,11 +57,15 @@ export class Agent {
   policy: PolicyController | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private vswitchdWatch: VswitchdWatch | undefined;
+  // loomctl debug API + policy audit (issue 9)
+  private debugServer: DebugServer | undefined;
+  private audit: AuditController | undefined;
   /** set in the same tick as the initial load: from then on watch events are applied incrementally */
   private watchLive = false;
   underlay: Underlay | undefined;
   overlay: Overlay | undefined;
   attachments: Attachments | undefined;
+  qos: AgentQos | undefined; // [qos]
   flows: FlowSync | undefined;
   readonly metrics: LoomMetrics;
 
@@ -153,12 +166,17 @@ export class Agent {
         onRealized: (seconds, rules) => {
           this.metrics.policyRealization.observe(seconds);
           this.metrics.policyRules.set(rules);
+          this.scheduleFlowMetrics();
         },
-        requestResync: (why) => this.scheduleResync(why),
+        requestResync: (why) => {
+          this.metrics.errors.inc({ component: 'policy' });
+          this.scheduleResync(why);
+        },
       });
       // Events before the first full compile are covered by load(); after it, they are incremental.
       this.podInformer = new ResilientInformer(this.kc, podWatch(this.kc), (_k, type, o) => {
         if (this.watchLive) this.policy!.onPod(type, o);
+        if (this.watchLive) void this.qos?.onPod(type, o, this.attachments?.list() ?? []); // [qos] annotation changes
       });
       this.nsInformer = new ResilientInformer(this.kc, namespaceWatch(this.kc), (_k, type, o) => {
         if (this.watchLive) this.policy!.onNamespace(type, o);
@@ -170,7 +188,9 @@ export class Agent {
       for (const i of informers) await i.start();
       for (const i of informers) await i.waitForSync();
     }
+    this.qos = new AgentQos(new PodQos(this.ovsdb, c.bridge), (ns, name) => this.podObject(ns, name)); // [qos]
     this.attachments = new Attachments({
+      qos: this.qos, // [qos]
       ipam,
       ports: bridgePorts(this.ovsdb, c.bridge),
       interfaces: podInterfaces,
@@ -178,7 +198,10 @@ export class Agent {
       network: () => net,
       podMtu: mtu,
       disableTxChecksum: this.datapath.datapathType === 'netdev',
-      onChange: (list) => this.metrics.pods.set(list.length),
+      onChange: (list) => {
+        this.metrics.pods.set(list.length);
+        this.scheduleFlowMetrics();
+      },
       extraPodOps: async (a) => {
         if (!this.policy) return () => [];
         const pod = await this.podObject(a.podNamespace, a.podName);
@@ -192,6 +215,7 @@ export class Agent {
     if (this.kc) {
       this.overlay?.setInitial(this.nodeInformer!.list());
       this.policy!.load(this.podInformer!.list(), this.nsInformer!.list(), this.policyInformer!.list(), this.attachments.list());
+      void this.qos.resync(this.podInformer!.list(), this.attachments.list()); // [qos] limits after a restart
       this.watchLive = true;
     }
     await this.resyncFlows();
@@ -212,6 +236,17 @@ export class Agent {
     this.startupProblem = null;
     if (c.installCniConfig) await installCniConf(cniConfPath(c), c.cniSocket);
     log.info('loom-agent ready', { node: c.nodeName, podCidr, mtu, datapath: this.datapath.datapathType, pods: this.attachments.list().length });
+    // --- loomctl debug API + policy audit (issue 9): begin ---
+    this.debugServer = new DebugServer(this.introspection(), debugSocketPath(c.cniSocket));
+    await this.debugServer.start();
+    this.audit = new AuditController({
+      agent: this.introspection(),
+      ofctlTarget: `unix:${bridgeMgmtSocket(c)}`,
+      monitorUnixctl: join(dirname(c.cniSocket), 'loom-audit-monitor.ctl'),
+      auditLogDir: c.auditLogDir,
+    });
+    await this.audit.start();
+    // --- loomctl debug API + policy audit: end ---
   }
 
   /** Recompute every desired flow and converge OVS to it under a new cookie round. */
@@ -219,7 +254,7 @@ export class Agent {
     const net = this.datapath!.network;
     const round = await this.flows!.resync((r) => this.desiredFlows(net, r));
     await this.ovsdb!.setBridgeExternalIds(this.config.bridge, { [FLOW_ROUND_KEY]: String(round) });
-    await this.updateFlowMetrics();
+    this.scheduleFlowMetrics();
   }
 
   private desiredFlows(net: NodeNetwork, round: number) {
@@ -239,6 +274,7 @@ export class Agent {
         .then(() => this.ovsdb?.setFlowRestoreWait(false))
         .then(() => log.info('flows replayed', { reason: why }))
         .catch((e) => {
+          this.metrics.errors.inc({ component: 'ovs' });
           log.warn('flow replay failed; retrying', { reason: why, attempt: n, error: errorMessage(e) });
           setTimeout(() => attempt(n + 1), Math.min(100 * n, 1000));
         });
@@ -269,6 +305,7 @@ export class Agent {
     this.resyncTimer = setTimeout(() => {
       this.resyncTimer = undefined;
       this.resyncFlows().catch((e) => {
+        this.metrics.errors.inc({ component: 'flows' });
         log.error('full resync failed; will retry', { error: errorMessage(e) });
         this.scheduleResync('previous resync failed');
       });
@@ -297,15 +334,22 @@ export class Agent {
     return new Set((await ofctl.dumpFlows()).map((f) => f.cookie));
   }
 
-  private async updateFlowMetrics(): Promise<void> {
-    const ofctl = new OpenFlowClient({ bridge: this.config.bridge, target: `unix:${bridgeMgmtSocket(this.config)}` });
-    const counts = new Map<string, number>();
-    for (const f of await ofctl.dumpFlows()) {
-      const name = TABLE_NAMES[f.table] ?? String(f.table);
-      counts.set(name, (counts.get(name) ?? 0) + 1);
-    }
-    this.metrics.ovsFlows.reset();
-    for (const [table, n] of counts) this.metrics.ovsFlows.set({ table }, n);
+  private flowMetricsTimer: NodeJS.Timeout | undefined;
+
+  /** Flows per table from the desired state (no OVS round trip), debounced after changes. */
+  scheduleFlowMetrics(): void {
+    if (this.flowMetricsTimer || !this.datapath) return;
+    this.flowMetricsTimer = setTimeout(() => {
+      this.flowMetricsTimer = undefined;
+      const counts = new Map<string, number>();
+      for (const f of this.desiredFlows(this.datapath!.network, this.flows!.currentRound)) {
+        const name = TABLE_NAMES[f.table] ?? String(f.table);
+        counts.set(name, (counts.get(name) ?? 0) + 1);
+      }
+      this.metrics.ovsFlows.reset();
+      for (const [table, n] of counts) this.metrics.ovsFlows.set({ table }, n);
+    }, 1000);
+    this.flowMetricsTimer.unref();
   }
 
   private async resolvePodCidr(): Promise<string> {
@@ -342,6 +386,29 @@ export class Agent {
     return transportMtu - VXLAN_OVERHEAD;
   }
 
+  // --- loomctl debug API + policy audit (issue 9): begin ---
+  /** Read-only view of this agent for the debug API (loomctl) and policy audit logging. */
+  private introspection(): AgentIntrospection {
+    const c = this.config;
+    return {
+      nodeName: c.nodeName,
+      bridge: c.bridge,
+      vswitchdCtl: vswitchdCtlSocket(c),
+      notReadyReason: () => this.notReadyReason(),
+      network: () => this.datapath?.network,
+      tunnel: () => (this.overlay && this.underlay ? { ofport: TUNNEL_OFPORT, vni: c.tunnelVNI, nodeIp: this.underlay.nodeIp } : undefined),
+      attachments: () => this.attachments?.list() ?? [],
+      pods: () => this.podInformer?.list() ?? [],
+      namespaces: () => this.nsInformer?.list() ?? [],
+      networkPolicies: () => this.policyInformer?.list() ?? [],
+      nodes: () => this.nodeInformer?.list() ?? [],
+      ruleIndex: () => this.policy?.compiler.rules() ?? new Map(),
+      policyFlows: () => this.policy?.desiredFlows() ?? [],
+      dumpFlows: () => new OpenFlowClient({ bridge: c.bridge, target: `unix:${bridgeMgmtSocket(c)}` }).dumpFlows(),
+    };
+  }
+  // --- loomctl debug API + policy audit: end ---
+
   /** Graceful stop: stop answering, leave the datapath (ports, flows) running for existing pods. */
   async stop(opts: { uninstall?: boolean } = {}): Promise<void> {
     this.ready = false;
@@ -351,6 +418,8 @@ export class Agent {
     this.vswitchdWatch?.stop();
     for (const i of [this.nodeInformer, this.podInformer, this.nsInformer, this.policyInformer]) await i?.stop();
     await this.server?.stop();
+    await this.audit?.stop(); // loomctl/audit (issue 9)
+    await this.debugServer?.stop(); // loomctl/audit (issue 9)
     await this.http?.close();
     this.ovsdb?.close();
     log.info('loom-agent stopped; the datapath keeps running');

@@ -15,6 +15,7 @@ import { errorMessage, logger } from '../util/log.js';
 import type { FlowSync } from './flow-sync.js';
 import { macForIp } from './node-datapath.js';
 import type { BridgePorts, FlowOp, PodInterfaces, PodInterfaceSpec } from './ports.js';
+import type { AttachmentQosHooks } from '../qos/agent-qos.js'; // [qos] bandwidth limits (issue 6)
 
 const log = logger('attachments');
 
@@ -63,6 +64,8 @@ export interface AttachmentsDeps {
   /** Called after an attachment is torn down (its flows removed). */
   onDetached?: (a: Attachment) => void;
   onChange?: (attachments: readonly Attachment[]) => void;
+  /** [qos] Pod bandwidth limits (issue 6): applied after the port exists, removed with it. */
+  qos?: AttachmentQosHooks;
 }
 
 /** Deterministic pod MAC: 0a:58 followed by the IPv4 address (locally administered, unicast). */
@@ -150,6 +153,12 @@ export class Attachments {
         };
         a.ofport = await this.deps.ports.addPort(hostIfname, externalIdsOf(a));
         undo.push('delete OVS port', () => this.deps.ports.deletePort(hostIfname));
+        // [qos] begin: bandwidth limits (an invalid value fails the ADD with CNI code 103)
+        if (this.deps.qos) {
+          undo.push('remove bandwidth limits', () => this.deps.qos!.remove(a));
+          await this.deps.qos.add(a, call);
+        }
+        // [qos] end
 
         const extra = this.deps.extraPodOps ? await this.deps.extraPodOps(a) : () => [];
         undo.push('delete flows', async () => {
@@ -200,6 +209,7 @@ export class Attachments {
       // Not known (already deleted, or leaked by a crash): remove whatever could exist by name.
       const hostIfname = this.deps.interfaces.hostVethName(containerId, ifname);
       await this.deps.flows.removeObject(CookieKind.Pod, podCookieId(key));
+      await this.deps.qos?.remove({ containerId, ifname, netns: '', hostIfname }); // [qos]
       await this.deps.ports.deletePort(hostIfname);
       await this.deps.interfaces.delete(hostIfname);
       await this.release(containerId, ifname);
@@ -226,6 +236,7 @@ export class Attachments {
     const port = (await this.deps.ports.listPorts()).find((p) => p.name === a.hostIfname);
     if (!port) problems.push(`OVS port ${a.hostIfname} is missing from the bridge`);
     else if (port.ofport <= 0) problems.push(`OVS port ${a.hostIfname} has no OpenFlow port number (ofport ${port.ofport})`);
+    if (this.deps.qos) problems.push(...(await this.deps.qos.check({ ...a, netns: call.netns || a.netns }, call))); // [qos]
     const have = await installedCookies();
     const want = this.flowsFor(a, this.deps.flows.currentRound);
     const missing = want.filter((f) => !have.has(f.cookie)).length;
@@ -296,6 +307,8 @@ export class Attachments {
         removed.push(`port ${p.name}`);
       }
     }
+    // [qos] QoS/Queue rows are OVSDB root rows: not removed with their port.
+    if (this.deps.qos) removed.push(...(await this.deps.qos.gc(new Set([...this.byKey.keys(), ...this.inflight.keys(), ...keep]))));
     for (const veth of await this.deps.interfaces.listHostVeths()) {
       if (!known.has(veth)) {
         await this.deps.interfaces.delete(veth);
@@ -310,6 +323,7 @@ export class Attachments {
     await this.deps.flows.removeObject(CookieKind.Pod, podCookieId(a.key));
     this.byKey.delete(a.key);
     this.deps.onDetached?.(a);
+    await this.deps.qos?.remove(a); // [qos]
     await this.deps.ports.deletePort(a.hostIfname);
     await this.deps.interfaces.delete(a.hostIfname);
     if (opts.releaseIp) await this.release(a.containerId, a.ifname);

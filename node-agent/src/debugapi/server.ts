@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errorMessage, logger } from '../util/log.js';
-import { TraceInputError, trace } from './trace.js';
+import { runOfprotoTrace, TraceInputError, trace } from './trace.js';
 import { API_PREFIX, type AgentIntrospection } from './types.js';
 import { flowsView, NotFoundError, podPoliciesView, podsView } from './views.js';
 
@@ -49,7 +49,13 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-export async function handle(agent: AgentIntrospection, method: string, rawUrl: string, body: () => Promise<unknown>): Promise<{ status: number; body: unknown }> {
+export async function handle(
+  agent: AgentIntrospection,
+  method: string,
+  rawUrl: string,
+  body: () => Promise<unknown>,
+  runTrace: typeof runOfprotoTrace = runOfprotoTrace,
+): Promise<{ status: number; body: unknown }> {
   const url = new URL(rawUrl, 'http://loomctl');
   const path = url.pathname.replace(/\/+$/, '');
   if (!path.startsWith(API_PREFIX)) throw new HttpError(404, `unknown path ${url.pathname}; this agent serves ${API_PREFIX}/...`);
@@ -73,20 +79,25 @@ export async function handle(agent: AgentIntrospection, method: string, rawUrl: 
     }
     return { status: 200, body: await flowsView(agent, { ...(pod ? { pod } : {}), ...(table !== undefined ? { table } : {}) }) };
   }
-  if (method === 'POST' && rest.length === 1 && rest[0] === 'trace') return { status: 200, body: await trace(agent, await body()) };
+  if (method === 'POST' && rest.length === 1 && rest[0] === 'trace') return { status: 200, body: await trace(agent, await body(), runTrace) };
   throw new HttpError(404, `no ${method} ${url.pathname}; see loomctl --help`);
 }
 
 export class DebugServer {
   private server: Server | undefined;
 
-  constructor(private readonly agent: AgentIntrospection, readonly socketPath: string) {}
+  constructor(
+    private readonly agent: AgentIntrospection,
+    readonly socketPath: string,
+    /** tests replace ovs-appctl with recorded output */
+    private readonly runTrace: typeof runOfprotoTrace = runOfprotoTrace,
+  ) {}
 
   async start(): Promise<void> {
     await mkdir(dirname(this.socketPath), { recursive: true });
     await rm(this.socketPath, { force: true });
     this.server = createServer((req, res) => {
-      handle(this.agent, req.method ?? 'GET', req.url ?? '/', () => readJson(req))
+      handle(this.agent, req.method ?? 'GET', req.url ?? '/', () => readJson(req), this.runTrace)
         .then((r) => send(res, r.status, r.body))
         .catch((e: unknown) => {
           const status = e instanceof HttpError ? e.status : e instanceof NotFoundError ? 404 : e instanceof TraceInputError ? 400 : 500;

@@ -2,6 +2,7 @@
 // returns and the read-only view of the agent it needs (AgentIntrospection).
 import type * as k8s from '@kubernetes/client-node';
 import type { InstalledFlow } from '../ovs/flow-syntax.js';
+import type { Flow } from '../pipeline/flow.js';
 import type { Direction, RuleIndex } from '../policy/types.js';
 
 /** API version prefix of every path. */
@@ -53,6 +54,8 @@ export interface AgentIntrospection {
   /** conjunction id -> NetworkPolicy rule (empty without Kubernetes) */
   ruleIndex(): RuleIndex;
   dumpFlows(): Promise<InstalledFlow[]>;
+  /** the NetworkPolicy compiler's desired flows (tables 30/35/60/65); empty without Kubernetes */
+  policyFlows(): readonly Flow[];
 }
 
 // ---- GET /v1/pods ----------------------------------------------------------------------------

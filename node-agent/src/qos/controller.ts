@@ -52,7 +52,7 @@ export class PodQos {
     private readonly hostNetns = '',
   ) {}
 
-  /** The limits last applied to an attachment (undefined when unknown or none). */
+  /** The limits last applied to an attachment ({} = none; undefined = not known, e.g. after a restart). */
   current(t: { containerId: string; ifname: string }): PodBandwidth | undefined {
     return this.applied.get(qosKey(t));
   }
@@ -63,7 +63,10 @@ export class PodQos {
     await this.locks.run(key, async () => {
       const before = this.applied.get(key);
       if (before && sameBandwidth(before, bw)) return;
-      if (opts.fresh && isUnlimited(bw)) return;
+      if (opts.fresh && isUnlimited(bw)) {
+        this.applied.set(key, {}); // known to have no limits: later identical updates are no-ops
+        return;
+      }
       // Ingress: htb on the OVS port.
       if (bw.ingressBps !== undefined) {
         const labels: Record<string, string> = { [QOS_POD_KEY]: who(t) };
@@ -77,11 +80,8 @@ export class PodQos {
       } else if (!opts.fresh && (before === undefined || before.egressBps !== undefined) && netnsExists(t.netns)) {
         await clearTbf(t.netns, t.ifname);
       }
-      if (isUnlimited(bw)) this.applied.delete(key);
-      else this.applied.set(key, { ...bw });
-      if (!(opts.fresh && before === undefined && isUnlimited(bw))) {
-        log.info('pod bandwidth applied', { pod: who(t), containerId: t.containerId, ifname: t.ifname, limits: describeBandwidth(bw), previous: before ? describeBandwidth(before) : undefined });
-      }
+      this.applied.set(key, { ...bw });
+      log.info('pod bandwidth applied', { pod: who(t), containerId: t.containerId, ifname: t.ifname, limits: describeBandwidth(bw), previous: before ? describeBandwidth(before) : undefined });
     });
   }
 
@@ -90,8 +90,10 @@ export class PodQos {
     const key = qosKey(t);
     await this.locks.run(key, async () => {
       const removed = await removePortIngressQos(this.ovsdb, key);
+      const before = this.applied.get(key);
       let tbf = false;
-      if (netnsExists(t.netns)) {
+      // Skip the pod-side look (a process spawn) when the pod is known to have no egress limit.
+      if ((before === undefined || before.egressBps !== undefined) && netnsExists(t.netns)) {
         try {
           tbf = await clearTbf(t.netns, t.ifname);
         } catch (e) {
@@ -99,8 +101,8 @@ export class PodQos {
           log.debug('pod TBF not removed', { pod: who(t), error: errorMessage(e) });
         }
       }
-      const had = this.applied.delete(key);
-      if (had || removed > 0 || tbf) log.info('pod bandwidth limits removed', { pod: who(t), containerId: t.containerId, ifname: t.ifname });
+      this.applied.delete(key);
+      if ((before !== undefined && !isUnlimited(before)) || removed > 0 || tbf) log.info('pod bandwidth limits removed', { pod: who(t), containerId: t.containerId, ifname: t.ifname });
     });
   }
 

@@ -100,8 +100,9 @@ export async function portQosUuid(ovsdb: OvsdbClient, port: string): Promise<str
 
 /** Operations that detach and delete every QoS/Queue row of `owner`. */
 async function removalOps(ovsdb: OvsdbClient, owner: string): Promise<Operation[]> {
-  const [sel] = await ovsdb.transact(`finding the QoS rows of ${owner}`, [
+  const [sel, queues] = await ovsdb.transact(`finding the QoS rows of ${owner}`, [
     { op: 'select', table: 'QoS', where: [['external_ids', 'includes', ownedBy(owner)]], columns: ['_uuid'] },
+    { op: 'select', table: 'Queue', where: [['external_ids', 'includes', ownedBy(owner)]], columns: ['_uuid'] },
   ]);
   const ops: Operation[] = [];
   for (const row of sel?.rows ?? []) {
@@ -109,7 +110,7 @@ async function removalOps(ovsdb: OvsdbClient, owner: string): Promise<Operation[
     ops.push({ op: 'update', table: 'Port', where: [['qos', 'includes', uuid]], row: { qos: EMPTY } });
     ops.push({ op: 'delete', table: 'QoS', where: [['_uuid', '==', uuid]] });
   }
-  ops.push({ op: 'delete', table: 'Queue', where: [['external_ids', 'includes', ownedBy(owner)]] });
+  if ((queues?.rows ?? []).length > 0) ops.push({ op: 'delete', table: 'Queue', where: [['external_ids', 'includes', ownedBy(owner)]] });
   return ops;
 }
 
@@ -147,6 +148,7 @@ export async function setPortIngressQos(ovsdb: OvsdbClient, owner: string, port:
 export async function removePortIngressQos(ovsdb: OvsdbClient, owner: string): Promise<number> {
   checkOwner(owner);
   const ops = await removalOps(ovsdb, owner);
+  if (ops.length === 0) return 0;
   const results = await ovsdb.transact(`removing the QoS rows of ${owner}`, ops);
   return results.filter((r, i) => ops[i]?.op === 'delete' && ops[i]?.table === 'QoS' && (r.count ?? 0) > 0).length;
 }
