@@ -32,7 +32,7 @@ export async function startApiServerProcess(o: { netns: string; program: string;
   };
   const ready = await new Promise<{ url: string } | string>((resolve) => {
     let out = '';
-    const timer = setTimeout(() => resolve(`no ready line within ${o.timeoutMs ?? 30000} ms`), o.timeoutMs ?? 30000);
+    const timer = setTimeout(() => resolve(`no ready line within ${o.timeoutMs ?? 90000} ms`), o.timeoutMs ?? 90000);
     proc.stdout?.on('data', (d: Buffer) => {
       out += d.toString('utf8');
       const line = out.split('\n').find((l) => l.startsWith('{'));

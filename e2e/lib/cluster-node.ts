@@ -145,7 +145,7 @@ export async function startClusterNode(s: NodeSpec, ulNs: string): Promise<Clust
       await a.exited;
       clearTimeout(killer);
     },
-    async waitAgentReady(timeoutMs = 30000) {
+    async waitAgentReady(timeoutMs = 90000) {
       const until = Date.now() + timeoutMs;
       let last = '';
       const conf = JSON.stringify({ cniVersion: '1.1.0', name: 'loom', type: 'loom-cni', socketPath: cniSocket });

@@ -48,7 +48,8 @@ export class PacketInMonitor {
   private spawn(): void {
     if (this.stopped) return;
     const parser = new PacketInParser();
-    const p = execa('ovs-ofctl', ['-O', 'OpenFlow15', `--unixctl=${this.o.unixctl}`, 'monitor', this.o.target, '65534', '-P', 'nxt_packet_in'], {
+    // stdbuf -o0: ovs-ofctl writes through stdio, block-buffered on a pipe (-oL is not enough, measured)
+    const p = execa('stdbuf', ['-o0', 'ovs-ofctl', '-O', 'OpenFlow15', `--unixctl=${this.o.unixctl}`, 'monitor', this.o.target, '65534', '-P', 'nxt_packet_in'], {
       reject: false,
       buffer: false,
       stdin: 'ignore',

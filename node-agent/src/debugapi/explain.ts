@@ -5,7 +5,7 @@ import { TABLE_NAMES, Table } from '../pipeline/flow.js';
 import { STATIC_COOKIE_ID } from '../policy/flows.js';
 import type { Direction } from '../policy/types.js';
 import { decodeAuditCookie } from '../audit/cookie.js';
-import { ownerOf, ruleText, type OwnerIndex } from './owners.js';
+import { isolationText, ownerOf, ruleText, type OwnerIndex } from './owners.js';
 import { outputPort, pathSteps, type ParsedStep, type ParsedTrace } from './trace-parse.js';
 import type { FlowOwner, PolicyDecision, TraceStep, Verdict } from './types.js';
 
@@ -16,6 +16,15 @@ export interface ExplainContext {
   tunnelOfport?: number;
   /** remote node by tunnel endpoint IP */
   nodeByIp: Map<string, string>;
+  /** local pod ("ns/name") by IP */
+  podByIp: Map<string, string>;
+}
+
+/** Isolated pod named by an audit deny flow's match (nw_src for egress, nw_dst for ingress). */
+function auditIsolation(s: ParsedStep, direction: Direction, ctx: ExplainContext): { pod: string; policies: string[] } | undefined {
+  const m = new RegExp(`${direction === 'egress' ? 'nw_src' : 'nw_dst'}=([0-9.]+)`).exec(s.match);
+  const pod = m ? ctx.podByIp.get(m[1] as string) : undefined;
+  return pod ? { pod, policies: ctx.owners.isolatingPolicies(pod, direction) } : undefined;
 }
 
 export interface Explanation {
@@ -70,7 +79,10 @@ function stepText(s: ParsedStep, owner: FlowOwner, ctx: ExplainContext): string 
     case Table.IngressDefault: {
       const dir = ruleDirection[s.table] as Direction;
       if (owner.kind === 'policy-isolation') return `dropped by ${owner.text}`;
-      if (owner.kind === 'audit') return `dropped by default deny (${dir}); logged by policy audit`;
+      if (owner.kind === 'audit') {
+        const iso = auditIsolation(s, dir, ctx);
+        return `dropped by ${iso ? isolationText(iso.pod, dir, iso.policies) : `default deny (${dir})`}; logged by policy audit`;
+      }
       return isMiss ? `${dir} not isolated: allowed` : owner.text;
     }
     case Table.L3Forwarding: {
@@ -106,7 +118,8 @@ function outputOf(s: ParsedStep): number | undefined {
 }
 
 /** How the policy stage of each direction decided, from the steps in tables 30/35/60/65. */
-function decisionsOf(steps: Array<{ parsed: ParsedStep; owner: FlowOwner }>, owners: OwnerIndex): PolicyDecision[] {
+function decisionsOf(steps: Array<{ parsed: ParsedStep; owner: FlowOwner }>, ctx: ExplainContext): PolicyDecision[] {
+  const owners = ctx.owners;
   const out: PolicyDecision[] = [];
   for (const direction of ['egress', 'ingress'] as const) {
     const ruleTable = direction === 'egress' ? Table.EgressRule : Table.IngressRule;
@@ -130,9 +143,10 @@ function decisionsOf(steps: Array<{ parsed: ParsedStep; owner: FlowOwner }>, own
     }
     if (def && (drops(def.parsed) || def.owner.kind === 'policy-isolation' || def.owner.kind === 'audit')) {
       const dd = decodeCookie(def.parsed.cookie ?? 0n);
-      const iso = dd.loom && dd.kind === CookieKind.PolicyIsolation ? owners.isolation.get(dd.id) : undefined;
-      const policies = iso ? owners.isolatingPolicies(iso.pod, direction) : [];
-      out.push({ direction, kind: 'isolation', text: def.owner.kind === 'policy-isolation' ? def.owner.text : `default deny (${direction})`, ...(iso ? { pod: iso.pod } : {}), policies });
+      const known = dd.loom && dd.kind === CookieKind.PolicyIsolation ? owners.isolation.get(dd.id) : undefined;
+      const iso = known ? { pod: known.pod, policies: owners.isolatingPolicies(known.pod, direction) } : auditIsolation(def.parsed, direction, ctx);
+      const text = iso ? isolationText(iso.pod, direction, iso.policies) : `default deny (${direction})`;
+      out.push({ direction, kind: 'isolation', text, ...(iso ? { pod: iso.pod, policies: iso.policies } : {}) });
       continue;
     }
     out.push({ direction, kind: 'open', text: `no policy isolates the pod for ${direction}` });
@@ -153,7 +167,7 @@ export function explainTrace(t: ParsedTrace, ctx: ExplainContext): Explanation {
     actions: p.actions,
     text: stepText(p, owner, ctx),
   }));
-  const decisions = decisionsOf(annotated, ctx.owners);
+  const decisions = decisionsOf(annotated, ctx);
   const port = outputPort(t);
   const last = annotated[annotated.length - 1];
   if (port === undefined || !last) {

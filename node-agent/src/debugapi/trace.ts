@@ -85,7 +85,8 @@ function uint(what: string, v: number): string {
 export function injectedFlow(src: Endpoint, dst: Endpoint, proto: TraceProtocol, port: number | undefined, agent: AgentIntrospection): string {
   const net = agent.network();
   if (!net) throw new TraceInputError(`the agent on ${agent.nodeName} has no datapath yet (${agent.notReadyReason() ?? 'starting'})`);
-  const l4 = proto === 'icmp' ? ['icmp', 'icmp_type=8', 'icmp_code=0'] : [proto, `tp_src=${SOURCE_PORT}`, `tp_dst=${uint('port', port ?? 80)}`];
+  // protocol-specific field names: OVS 3.1's trace parser rejects tp_dst after `udp`
+  const l4 = proto === 'icmp' ? ['icmp', 'icmp_type=8', 'icmp_code=0'] : [proto, `${proto}_src=${SOURCE_PORT}`, `${proto}_dst=${uint('port', port ?? 80)}`];
   const dstMac = dst.attachment?.mac ?? net.gatewayMac;
   let head: string[];
   let ttl = 64;
@@ -142,7 +143,8 @@ export function explainContext(agent: AgentIntrospection): ExplainContext {
   const t = agent.tunnel();
   if (t) portNames.set(t.ofport, 'the tunnel');
   for (const a of attachments) portNames.set(a.ofport, `pod ${podLabel(a)} (port ${a.hostIfname})`);
-  return { owners, portNames, ...(t ? { tunnelOfport: t.ofport } : {}), nodeByIp: new Map(remote.map((r) => [r.nodeIp, r.name])) };
+  const podByIp = new Map(attachments.filter((a) => a.podNamespace && a.podName).map((a) => [a.ip, `${a.podNamespace}/${a.podName}`] as const));
+  return { owners, portNames, ...(t ? { tunnelOfport: t.ofport } : {}), nodeByIp: new Map(remote.map((r) => [r.nodeIp, r.name])), podByIp };
 }
 
 export async function trace(agent: AgentIntrospection, body: unknown, run: typeof runOfprotoTrace = runOfprotoTrace): Promise<TraceResult> {

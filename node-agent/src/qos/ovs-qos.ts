@@ -122,7 +122,10 @@ export async function setPortIngressQos(ovsdb: OvsdbClient, owner: string, port:
   checkOwner(owner);
   checkIfName('port name', port);
   const externalIds: OvsdbValue = ['map', Object.entries(checkStringMap('QoS external_ids', { ...labels, [QOS_OWNER_KEY]: owner }))];
-  const config: OvsdbValue = ['map', [['max-rate', String(htb.maxRateBps)], ['burst', String(htb.burstBits)]]];
+  // min-rate = max-rate: the queue's class owns the whole rate with our burst instead of borrowing
+  // from the root class, whose burst OVS fixes at one MTU (too small to keep 100M+ at the rate).
+  const rate = String(htb.maxRateBps);
+  const config: OvsdbValue = ['map', [['min-rate', rate], ['max-rate', rate], ['burst', String(htb.burstBits)]]];
   const ops: Operation[] = [
     // Aborts the whole transaction (nothing is left behind) when the port does not exist.
     { op: 'wait', table: 'Port', where: [['name', '==', port]], columns: ['name'], until: '==', rows: [{ name: port }], timeout: 0 },

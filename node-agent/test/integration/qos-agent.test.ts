@@ -103,8 +103,12 @@ describe('qos: bandwidth limits through loom-agent + loom-cni (one node)', funct
 
   it('pods without limits are unaffected', async () => {
     await add('d');
+    for (const n of ['b', 'd']) assert.doesNotMatch(await podQdisc(n), /tbf/, `no TBF in unlimited pod ${n}`);
+    assert.equal((await qosRows()).length, 2, 'QoS rows only for the limited pods a and c');
     const r = await iperfTcp({ serverNs: 'loomt-qa-d', serverIp: ips.get('d')!, clientNs: 'loomt-qa-b' });
-    assert.ok(r.bitsPerSecond > 200e6, `unlimited pair got ${(r.bitsPerSecond / 1e6).toFixed(1)} Mbit/s, expected well above the 100M limit`);
+    console.log(`      unlimited b -> d: ${(r.bitsPerSecond / 1e6).toFixed(1)}M`);
+    // Above the largest limit plus its tolerance (the userspace datapath on a loaded 2-core VM gives ~130M-1G).
+    assert.ok(r.bitsPerSecond > 110e6, `unlimited pair got ${(r.bitsPerSecond / 1e6).toFixed(1)} Mbit/s, expected above the 100M limit +10%`);
   });
 
   it('an invalid rate fails ADD with code 103 naming the field and value, leaving nothing behind', async () => {

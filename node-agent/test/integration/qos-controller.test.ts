@@ -176,7 +176,8 @@ describe('qos: PodQos on real OVS (netdev datapath)', function () {
       await qos.apply(pods[0]!, { ingressBps: 10_000_000, egressBps: 10_000_000 });
       try {
         const r = await iperfTcp({ serverNs: 'loomt-qosc-p3', serverIp: ips[3]!, clientNs: 'loomt-qosc-p2' });
-        assert.ok(r.bitsPerSecond > 200_000_000, `unlimited pair got ${(r.bitsPerSecond / 1e6).toFixed(1)} Mbit/s, expected well above 100 Mbit/s`);
+        console.log(`      unlimited p2 -> p3: ${(r.bitsPerSecond / 1e6).toFixed(1)}M`);
+        assert.ok(r.bitsPerSecond > 110_000_000, `unlimited pair got ${(r.bitsPerSecond / 1e6).toFixed(1)} Mbit/s, expected above the 100M limit +10%`);
       } finally {
         await qos.remove(pods[0]!);
       }
