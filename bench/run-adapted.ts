@@ -48,15 +48,15 @@ async function main(): Promise<void> {
   const r = await execa(process.execPath, [...nodeArgs, script], { cwd: join(BENCH_DIR, '..'), stderr: 'inherit', reject: false, timeout: 3_600_000 });
   if (r.exitCode !== 0) throw new Error(`[${name}] ${command} exited with ${r.exitCode}; its stderr is above`);
   const resultFile = join(RESULTS_DIR, `${name}.json`);
+  const st = await stat(resultFile).catch(() => undefined);
+  if (st && st.mtimeMs >= started) {
+    console.error(`[${name}] wrote ${resultFile} itself`);
+    return;
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(r.stdout);
   } catch {
-    const st = await stat(resultFile).catch(() => undefined);
-    if (st && st.mtimeMs >= started) {
-      console.error(`[${name}] wrote ${resultFile} itself`);
-      return;
-    }
     throw new Error(`[${name}] printed no JSON on stdout and did not write ${resultFile}: print one JSON object or write the result file`);
   }
   const meta = { command, date, machine: { ...machine, loadEnd: loadavg().map((x) => roundTo(x)) } };

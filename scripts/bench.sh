@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then echo "scripts/bench.sh: run as root (benchmarks cre
 if [ ! -x dist/loom-cni ] || [ ! -f dist/loom-agent.mjs ]; then echo "scripts/bench.sh: dist/ is missing: run npm run build first" >&2; exit 1; fi
 
 names=("$@")
-if [ ${#names[@]} -eq 0 ]; then names=(cni-latency cri policy-compile podnet bandwidth datapath); fi
+if [ ${#names[@]} -eq 0 ]; then names=(cni-latency cri policy-compile policy-realization podnet bandwidth datapath reliability); fi
 failed=()
 for name in "${names[@]}"; do
   case "$name" in

@@ -68,6 +68,7 @@ async function main(): Promise<void> {
   const CONCURRENT = envInt('CONCURRENT', 50, 1, 250);
   const TOTAL = envInt('TOTAL_PODS', 200, SEQUENTIAL + CONCURRENT, 250);
   const machine = machineNow();
+  const started = new Date().toISOString();
   const run = randomBytes(3).toString('hex');
   const nodeNs = `loomt-bench-node-${run}`;
   const bridgeNs = `loomt-bench-br-${run}`;
@@ -216,8 +217,8 @@ async function main(): Promise<void> {
     ];
     const result: BenchResult = {
       name: 'cni-latency',
-      command: 'PATH=node_modules/.bin:$PATH node --import tsx bench/cni-latency/run.ts',
-      date: new Date().toISOString(),
+      command: `${['SEQUENTIAL', 'CONCURRENT', 'TOTAL_PODS'].filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]} `).join('')}node --import tsx bench/cni-latency/run.ts`,
+      date: started,
       machine: { ...machine, loadEnd: loadavg().map((x) => roundTo(x)) },
       metrics,
       series: {
@@ -234,7 +235,7 @@ async function main(): Promise<void> {
         { id: 'cni-add-latency', title: `CNI ADD latency, ${SEQUENTIAL} sequential pods: Loom vs bridge`, kind: 'cdf', unit: 'ms', series: ['loom.add.ms', 'bridge.add.ms'] },
         { id: 'cni-del-latency', title: `CNI DEL latency, ${SEQUENTIAL} pods: Loom vs bridge`, kind: 'cdf', unit: 'ms', series: ['loom.del.ms', 'bridge.del.ms'] },
         { id: 'cni-add-concurrent', title: `CNI ADD latency, ${CONCURRENT} concurrent: Loom vs bridge`, kind: 'cdf', unit: 'ms', series: ['loom.add.concurrent.ms', 'bridge.add.concurrent.ms'] },
-        { id: 'agent-add-by-pods', title: 'Agent-side ADD time by pod number (sequential ADDs; the concurrent burst is not in this series)', kind: 'line', unit: 'ms', series: ['agent.add.ms'] },
+        { id: 'agent-add-by-pods', title: `Agent-side time per sequential ADD (samples 1-${SEQUENTIAL}: pods 1-${SEQUENTIAL}; then pods ${concTo + 1}-${TOTAL})`, kind: 'line', unit: 'ms', series: ['agent.add.ms'] },
       ],
       notes: [
         `Each sample is the wall time of \`ip netns exec NODE PLUGIN\` from spawn to exit, measured the same way for dist/loom-cni and /usr/lib/cni/bridge (loopback not run for either); pod netns creation is not timed.`,

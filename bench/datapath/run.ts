@@ -152,7 +152,7 @@ async function main(): Promise<void> {
         [`${side}.${s}.tcp.gbps`, tcp[side][s].map((x) => roundTo(x, 3))],
         [`${side}.${s}.rtt.ms`, rtt[side][s].map((x) => roundTo(x, 3))],
       ])).concat((['same', 'cross'] as const).map((s) => [`ratio.${s}.tcp.per-round`, tcp.loom[s].map((x, i) => roundTo(x / (tcp.plain[s][i] ?? Number.NaN), 3))]))),
-      charts: [{ id: 'datapath-tcp', title: 'Single-stream TCP, median (Gbit/s)', kind: 'bar', unit: 'Gbit/s', metrics: metrics.filter((m) => m.unit === 'Gbit/s').map((m) => m.name) }],
+      charts: [{ id: 'tcp', title: 'Single-stream TCP, median (Gbit/s)', kind: 'bar', unit: 'Gbit/s', metrics: metrics.filter((m) => m.unit === 'Gbit/s').map((m) => m.name) }],
       notes: [
         `Both sides run on the same machine in the same run on the OVS userspace (netdev) datapath, pod MTU ${POD_MTU} (Loom's: ${loomMtu}), pod tx checksum offload off; ${reps} rounds interleaved Loom/plain (alternating which goes first); values are medians.`,
         'Plain OVS = one bridge with the default NORMAL flow and a plain VXLAN port (remote_ip fixed, key 1), node IP on br-phy as Loom does; it measures the cost of Loom\'s pipeline (spoofguard, conntrack, policy tables, flow-based tunnel).',

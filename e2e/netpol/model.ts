@@ -5,7 +5,7 @@
 import type { Cluster } from '../lib/cluster.js';
 import type { PortProtocol, TruthTable } from '../lib/matrix.js';
 import { expectedTable, formatMatrix } from '../lib/matrix.js';
-import type { ContainerPortSpec, Pod } from '../lib/pods.js';
+import type { ContainerPortSpec, Pod, PodSpec } from '../lib/pods.js';
 import type { Endpoint } from '../lib/probe.js';
 
 export const NAMESPACES = ['x', 'y', 'z'] as const;
@@ -35,13 +35,27 @@ export function nodeFor(ns: string, name: string, nodes: number): number {
   return ((i + j) % nodes) + 1;
 }
 
+/**
+ * createPod, retried once when the pod's network namespace vanished before CNI ADD: another test
+ * run's leftover cleanup can delete a namespace in the instant between `ip netns add` and the
+ * owner record (node-agent/test/support/netns.ts createNetns), a harness race, not a Loom bug.
+ */
+export async function createPodRetryingNetnsRace(cluster: Cluster, spec: PodSpec): Promise<Pod> {
+  try {
+    return await cluster.createPod(spec);
+  } catch (e) {
+    if (!/does not exist|Statfs/.test((e as Error).message)) throw e;
+    return cluster.createPod(spec);
+  }
+}
+
 /** Creates the 9 model pods (concurrently per namespace). */
 export async function createModelPods(cluster: Cluster): Promise<Pod[]> {
   const nodes = cluster.nodes.length;
   const pods: Pod[] = [];
   for (const ns of NAMESPACES) {
     pods.push(...await Promise.all(POD_NAMES.map((name) =>
-      cluster.createPod({ namespace: ns, name, node: nodeFor(ns, name, nodes), labels: { pod: name }, containerPorts: SERVE_PORTS }))));
+      createPodRetryingNetnsRace(cluster, { namespace: ns, name, node: nodeFor(ns, name, nodes), labels: { pod: name }, containerPorts: SERVE_PORTS }))));
   }
   return pods;
 }

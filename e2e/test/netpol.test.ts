@@ -1,5 +1,5 @@
 // NetworkPolicy conformance on the harness: the upstream Kubernetes e2e model (namespaces x, y, z;
-// pods a, b, c; servers on 80/81 TCP/UDP with named ports), 3 nodes, policies applied with the real
+// pods a, b, c; servers on 80/81 TCP/UDP with named ports), 2 or 3 nodes, policies applied with the real
 // kubectl from e2e/netpol/policies/*.yaml, full truth tables probed pod to pod after every change,
 // the all-allowed baseline checked after every deletion. Model and helpers: e2e/netpol/.
 import assert from 'node:assert/strict';
@@ -13,12 +13,19 @@ import type { PortProtocol } from '../lib/matrix.js';
 import type { Pod } from '../lib/pods.js';
 import type { Endpoint } from '../lib/probe.js';
 import {
-  ALL_TARGETS, allowAll, checkTables, createModelPods, describeMismatch, nameOf, nsOf, TCP80, TCP81, UDP81,
+  ALL_TARGETS, allowAll, checkTables, createModelPods, createPodRetryingNetnsRace, describeMismatch, nameOf, nsOf, TCP80, TCP81, UDP81,
   waitForTables, type Expectation, type PodKey,
 } from '../netpol/model.js';
 import { applyPolicy, deletePolicy, type PodIps } from '../netpol/policy-files.js';
 
 const is = (t: PortProtocol, want: PortProtocol): boolean => t.port === want.port && t.protocol === want.protocol;
+
+/** 2 nodes by default (the machine is small); LOOM_NETPOL_NODES=3 for the full upstream spread. */
+function nodeCount(): number {
+  const n = Number(process.env.LOOM_NETPOL_NODES ?? '2');
+  if (n !== 2 && n !== 3) throw new Error(`LOOM_NETPOL_NODES must be 2 or 3, got "${process.env.LOOM_NETPOL_NODES}"`);
+  return n;
+}
 
 function ipInCidr(ip: string, cidr: string): boolean {
   const [net, len] = cidr.split('/');
@@ -32,7 +39,7 @@ async function ofFlows(node: ClusterNode): Promise<string> {
   return (await execa('ovs-ofctl', ['-O', 'OpenFlow15', '--no-stats', 'dump-flows', node.ovs.mgmt('br-int')], { timeout: 20000 })).stdout;
 }
 
-describe('NetworkPolicy conformance: upstream netpol model on 3 nodes, kubectl apply, full truth tables', function () {
+describe('NetworkPolicy conformance: upstream netpol model on 2-3 nodes, kubectl apply, full truth tables', function () {
   this.timeout(600000);
   let cluster: Cluster;
   let pods: Pod[] = [];
@@ -63,7 +70,7 @@ describe('NetworkPolicy conformance: upstream netpol model on 3 nodes, kubectl a
 
   before(async function () {
     requireRoot(this);
-    cluster = await startCluster({ nodes: 3 });
+    cluster = await startCluster({ nodes: nodeCount() });
     pods = await createModelPods(cluster);
     ips = Object.fromEntries(pods.map((p) => [p.key, p.ip]));
     await expectTables('baseline without policies', allowAll);
@@ -80,8 +87,10 @@ describe('NetworkPolicy conformance: upstream netpol model on 3 nodes, kubectl a
 
   it('spreads the model so that every table has cross-node pairs', () => {
     assert.equal(pods.length, 9);
-    for (const node of cluster.nodes) assert.equal(pods.filter((p) => p.node === node).length, 3, `3 model pods on ${node.name}`);
-    assert.ok(new Set(pods.filter((p) => nsOf(p.key) === 'x').map((p) => p.node.name)).size === 3, 'x/a, x/b, x/c on different nodes');
+    for (const node of cluster.nodes) assert.ok(pods.filter((p) => p.node === node).length >= 3, `at least 3 model pods on ${node.name}`);
+    for (const ns of ['x', 'y', 'z']) {
+      assert.equal(new Set(pods.filter((p) => nsOf(p.key) === ns).map((p) => p.node.name)).size, cluster.nodes.length, `pods of ${ns} on every node`);
+    }
   });
 
   describe('default deny', () => {
@@ -184,7 +193,7 @@ describe('NetworkPolicy conformance: upstream netpol model on 3 nodes, kubectl a
 
     it('named ports resolve per pod: serve-80-tcp is TCP 81 on x/n, TCP 80 elsewhere (ingress and egress)', async () => {
       // x/n names its TCP 81 serve-80-tcp and its TCP 80 http-alt; it is on node 2, x/a on node 1
-      const n = await cluster.createPod({
+      const n = await createPodRetryingNetnsRace(cluster, {
         namespace: 'x', name: 'n', node: 2, labels: { pod: 'n' },
         containerPorts: [
           { name: 'http-alt', containerPort: 80, protocol: 'TCP' }, { name: 'serve-80-tcp', containerPort: 81, protocol: 'TCP' },

@@ -226,7 +226,8 @@ export class Agent {
       join(c.ovsRunDir, 'ovs-vswitchd.pid'),
       () => {
         this.metrics.ovsConnected.set(1);
-        this.resyncNow('ovs-vswitchd restarted', () => this.refreshHostSide());
+        // Flows first (they only need ofports and pinned MACs), then the host side.
+        this.resyncNow('ovs-vswitchd restarted', async () => undefined, () => this.refreshHostSide());
       },
       () => this.metrics.ovsConnected.set(0),
     );
@@ -267,10 +268,11 @@ export class Agent {
   }
 
   /** Replay everything at once (vswitchd restarted: every flow is gone), retrying until it works. */
-  private resyncNow(why: string, before: () => Promise<void> = async () => undefined): void {
+  private resyncNow(why: string, before: () => Promise<void> = async () => undefined, after: () => Promise<void> = async () => undefined): void {
     const attempt = (n: number) => {
       before()
         .then(() => this.resyncFlows())
+        .then(() => after())
         .then(() => this.ovsdb?.setFlowRestoreWait(false))
         .then(() => log.info('flows replayed', { reason: why }))
         .catch((e) => {

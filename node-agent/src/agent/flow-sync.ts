@@ -71,7 +71,7 @@ export class FlowSync {
         const d = decodeCookie(f.cookie);
         if (d.loom && d.round !== next) staleRounds.add(d.round);
       }
-      const flows = desired(next);
+      const flows = desired(next).map((f) => ({ ...f, cookie: withRound(f.cookie, next) }));
       const ops: FlowOp[] = flows.map((flow) => ({ op: 'add', flow }));
       for (const r of staleRounds) {
         const sel = roundSelector(r);

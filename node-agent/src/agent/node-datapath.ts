@@ -69,13 +69,14 @@ export async function setupNodeDatapath(ovsdb: OvsdbClient, o: NodeDatapathOptio
   await ovsdb.transact(`pinning the MAC of ${o.gatewayInterface}`, [
     { op: 'update', table: 'Interface', where: [['name', '==', o.gatewayInterface]], row: { mac: gatewayMac } },
   ]);
-  // Address and link state of the gateway (one spawn at start-up, not on the CNI path).
-  await execa('ip', ['-batch', '-'], {
-    input: [
-      `addr replace ${gatewayIp}/${cidr.prefix} dev ${o.gatewayInterface}`,
-      `link set ${o.gatewayInterface} up`,
-    ].join('\n'),
-  });
+  // Address and link state of the gateway (at start-up, not on the CNI path), only when missing.
+  const gw = JSON.parse((await execa('ip', ['-j', 'addr', 'show', 'dev', o.gatewayInterface])).stdout || '[]') as Array<{ flags?: string[]; addr_info?: Array<{ local: string; prefixlen: number }> }>;
+  const hasAddr = gw[0]?.addr_info?.some((a) => a.local === gatewayIp && a.prefixlen === cidr.prefix);
+  if (!hasAddr || !gw[0]?.flags?.includes('UP')) {
+    await execa('ip', ['-batch', '-'], {
+      input: [`addr replace ${gatewayIp}/${cidr.prefix} dev ${o.gatewayInterface}`, `link set ${o.gatewayInterface} up`].join('\n'),
+    });
+  }
   await writeSysctl('net/ipv4/ip_forward', '1');
   await writeSysctl(`net/ipv6/conf/${o.gatewayInterface}/disable_ipv6`, '1').catch(() => undefined);
   await waitForMac(o.gatewayInterface, gatewayMac);

@@ -85,6 +85,11 @@ function parseSaved(addr: string | undefined, routes: string | undefined, mtuTex
   }
 }
 
+async function missingRoutes(routes: SavedRoute[]): Promise<SavedRoute[]> {
+  const have = await ipJson<IpRoute[]>(['route', 'show', 'dev', PHYSICAL_BRIDGE]).catch(() => []);
+  return routes.filter((r) => !have.some((h) => h.dst === r.dst && (h.gateway ?? undefined) === r.via));
+}
+
 /** ip -batch lines that put the node address and routes on br-phy (idempotent). */
 function bridgeCommands(addrCidr: string, routes: SavedRoute[], mac: string | undefined, mtu: number): string[] {
   return [
@@ -111,7 +116,17 @@ export async function setupUnderlay(ovsdb: OvsdbClient, o: UnderlayOptions): Pro
     const saved = parseSaved(ids[EXT_ADDR], ids[EXT_ROUTES], ids[EXT_MTU]);
     if (nic && saved) {
       const mac = ids[EXT_MAC];
-      await execa('ip', ['-batch', '-'], { input: bridgeCommands(saved.addr, saved.routes, mac, saved.mtu).join('\n') });
+      // Only touch br-phy when something is missing: re-setting its MAC or MTU makes OVS
+      // reconfigure the port, which costs packets on a running node.
+      const phy = await interfaceInfo(PHYSICAL_BRIDGE);
+      const hasAddr = phy?.addr_info?.some((a) => a.family === 'inet' && `${a.local}/${a.prefixlen}` === saved.addr);
+      const up = (phy as { operstate?: string; flags?: string[] } | undefined)?.flags?.includes('UP');
+      if (!hasAddr || !up || phy?.mtu !== saved.mtu || (mac && phy?.address !== mac)) {
+        await execa('ip', ['-batch', '-'], { input: bridgeCommands(saved.addr, saved.routes, mac, saved.mtu).join('\n') });
+      } else {
+        const missing = await missingRoutes(saved.routes);
+        if (missing.length > 0) await execa('ip', ['-batch', '-'], { input: bridgeCommands(saved.addr, missing, undefined, saved.mtu).slice(-missing.length).join('\n') });
+      }
       const [nodeIp] = saved.addr.split('/');
       log.info('adopted the physical bridge', { bridge: PHYSICAL_BRIDGE, nic, nodeIp });
       return { ipInterface: PHYSICAL_BRIDGE, nic, nodeIp: nodeIp!, mtu: saved.mtu };

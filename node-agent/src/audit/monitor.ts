@@ -1,4 +1,4 @@
-// Long-lived packet-in reader: `ovs-ofctl monitor <bridge mgmt> 65534 -P nxt_packet_in`, restarted
+// Long-lived packet-in reader: `ovs-ofctl monitor <bridge mgmt> 65534 -P nxt_packet_in` (it prints on stderr), restarted
 // with a backoff whenever it exits (vswitchd restart, crash). Also (re)installs the `controller`
 // meter that caps packet-ins in OVS itself, so a flood never reaches the agent.
 import { execa, type ResultPromise } from 'execa';
@@ -47,34 +47,39 @@ export class PacketInMonitor {
 
   private spawn(): void {
     if (this.stopped) return;
-    const parser = new PacketInParser();
-    // stdbuf -o0: ovs-ofctl writes through stdio, block-buffered on a pipe (-oL is not enough, measured)
-    const p = execa('stdbuf', ['-o0', 'ovs-ofctl', '-O', 'OpenFlow15', `--unixctl=${this.o.unixctl}`, 'monitor', this.o.target, '65534', '-P', 'nxt_packet_in'], {
+    // ovs-ofctl monitor prints the messages it receives on stderr (unbuffered), next to its own
+    // log lines; read both streams, each with its own parser, and keep a tail for error messages.
+    const p = execa('ovs-ofctl', ['-O', 'OpenFlow15', `--unixctl=${this.o.unixctl}`, 'monitor', this.o.target, '65534', '-P', 'nxt_packet_in'], {
       reject: false,
       buffer: false,
       stdin: 'ignore',
     });
     this.proc = p;
-    let pending = '';
-    p.stdout?.setEncoding('utf8');
-    p.stdout?.on('data', (chunk: string) => {
-      this.backoffMs = 500;
-      pending += chunk;
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        const pin = parser.push(line);
-        if (pin) this.o.onPacketIn(pin);
-      }
-    });
-    let stderr = '';
-    p.stderr?.setEncoding('utf8');
-    p.stderr?.on('data', (c: string) => void (stderr = (stderr + c).slice(-2000)));
+    let tail = '';
+    for (const stream of [p.stdout, p.stderr]) {
+      const parser = new PacketInParser();
+      let pending = '';
+      stream?.setEncoding('utf8');
+      stream?.on('data', (chunk: string) => {
+        pending += chunk;
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines) {
+          const pin = parser.push(line);
+          if (pin) {
+            this.backoffMs = 500;
+            this.o.onPacketIn(pin);
+          } else if (!line.startsWith(' ') && !/^[a-z]+,/.test(line)) {
+            tail = `${tail}\n${line}`.slice(-1000);
+          }
+        }
+      });
+    }
     void p.then((r) => {
       if (this.proc === p) this.proc = undefined;
       if (this.stopped) return;
       this.restarts++;
-      log.warn('policy audit packet-in reader exited; restarting', { exitCode: r.exitCode, signal: r.signal, stderr: stderr.trim().slice(-300), inMs: this.backoffMs });
+      log.warn('policy audit packet-in reader exited; restarting', { exitCode: r.exitCode, signal: r.signal, output: tail.trim().slice(-300), inMs: this.backoffMs });
       this.timer = setTimeout(() => {
         this.ensureMeter().catch((e) => log.warn('controller meter', { error: errorMessage(e) }));
         this.spawn();

@@ -5,11 +5,12 @@
 // a time bound; the agent stays up; nothing is left behind and no injection payload ever ran.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildFuzzCorpus, type FuzzCase } from '../support/fuzz-corpus.js';
-import { createPodNetns, startAgentNode, type AgentNode } from '../support/agent-node.js';
+import { createPodNetns, type AgentNode } from '../support/agent-node.js';
+import { startNode } from './lib/nodes.js';
 import { cleanupLeftovers, deleteNetns, listNetns, nsExec, requireRoot } from '../support/netns.js';
 import { cniExec, cniInProcess, confText, errorObjectProblems, ipOf, percentile, podEnv, pool, prng, SOAK, type CniAnswer } from './lib/cni-calls.js';
 import { agentPid, assertClean } from './lib/node-state.js';
@@ -23,7 +24,7 @@ const SEED = Number(process.env.LOOM_FUZZ_SEED ?? 20261125);
 /** Per-answer bound (the machine is shared and loaded; an answer taking longer than this is a hang). */
 const IN_PROCESS_BOUND_MS = 15000;
 const EXEC_BOUND_MS = 15000;
-const EXEC_CASES = SOAK ? 1500 : 300;
+const EXEC_CASES = SOAK ? 1500 : 60;
 
 interface Verdict {
   ok: boolean;
@@ -63,6 +64,13 @@ function judgeRaw(c: FuzzCase, status: number, body: string): Verdict {
   return { ok: true, why: '', code: (r.error as { code: number }).code, success: false };
 }
 
+function describeCase(c: FuzzCase): string {
+  const input = c.via === 'shim' ? c.stdin : c.body;
+  const text = typeof input === 'string' ? input : input.toString('latin1');
+  const env = c.via === 'shim' ? ` env ${JSON.stringify(c.env).slice(0, 200)}` : '';
+  return `${env} input ${JSON.stringify(text.slice(0, 160))}`;
+}
+
 describe('reliability: hostile input to loom-cni and loom-agent (fuzz)', function () {
   this.timeout(600000);
   let node: AgentNode;
@@ -85,7 +93,7 @@ describe('reliability: hostile input to loom-cni and loom-agent (fuzz)', functio
     await writeFile(join(canaryDir, 'victim'), 'must survive\n');
     // Loaded if NODE_OPTIONS were honoured by loom-cni: it would leave a file behind.
     await writeFile(join(canaryDir, 'evil.cjs'), `require('fs').writeFileSync(${JSON.stringify(join(canaryDir, 'node-options-ran'))}, 'x');\n`);
-    node = await startAgentNode({ name: NODE, podCidr: '10.244.31.0/24' });
+    node = await startNode({ name: NODE, podCidr: '10.244.31.0/24' });
     await createPodNetns(POD_A);
     await createPodNetns(POD_B);
     for (const c of controls) {
@@ -137,7 +145,7 @@ describe('reliability: hostile input to loom-cni and loom-agent (fuzz)', functio
       }
       if (v.success) successes++;
       if (v.code !== undefined) codes.set(v.code, (codes.get(v.code) ?? 0) + 1);
-      if (!v.ok && failures.length < 25) failures.push(`#${c.id} [${c.via} ${c.family}] ${v.why}`);
+      if (!v.ok && failures.length < 25) failures.push(`#${c.id} [${c.via} ${c.family}] ${describeCase(c)}: ${v.why}`);
       if (++done % 1000 === 0) await statusOk();
     });
     const seconds = (performance.now() - t0) / 1000;
@@ -163,7 +171,6 @@ describe('reliability: hostile input to loom-cni and loom-agent (fuzz)', functio
     // Environments a runtime (or an attacker who controls one) could hand the executable.
     const base = podEnv('ADD', 'fuzz-exec-env', '/var/run/netns/loomt-rel-fz-missing', 'p');
     const hostileEnvs: Array<Record<string, string>> = [
-      { ...base, NODE_OPTIONS: `--require ${join(canaryDir, 'evil.cjs')}` },
       { ...base, NODE_OPTIONS: '--inspect=127.0.0.1:0' },
       { ...base, LD_PRELOAD: join(canaryDir, 'missing.so') },
       { ...base, PATH: '' },
@@ -179,7 +186,7 @@ describe('reliability: hostile input to loom-cni and loom-agent (fuzz)', functio
       const a = await cniExec(env, stdin, EXEC_BOUND_MS + 5000);
       times.push(a.ms);
       const v = judgeAnswer(c, a, EXEC_BOUND_MS);
-      if (!v.ok && failures.length < 25) failures.push(`#${c.id} [exec ${c.family}] ${v.why}`);
+      if (!v.ok && failures.length < 25) failures.push(`#${c.id} [exec ${c.family}] ${describeCase({ ...c, env })}: ${v.why}`);
     });
     recordFigure({ scenario: 'hostile-input', name: 'executable cases', value: times.length, unit: 'count' });
     recordFigure({ scenario: 'hostile-input', name: 'executable cases answered wrongly', value: failures.length, unit: 'count', target: { max: 0 } });
@@ -187,6 +194,16 @@ describe('reliability: hostile input to loom-cni and loom-agent (fuzz)', functio
     recordFigure({ scenario: 'hostile-input', name: 'executable answer max', value: Math.max(...times), unit: 'ms', target: { max: EXEC_BOUND_MS } });
     assert.deepEqual(failures, []);
     await statusOk();
+  });
+
+  it('loom-cni ignores NODE_OPTIONS from its environment (no code can be injected through it)', async () => {
+    const ran = join(canaryDir, 'node-options-ran');
+    const env = { ...podEnv('ADD', 'fuzz-node-options', '/var/run/netns/loomt-rel-fz-missing', 'p'), NODE_OPTIONS: `--require ${join(canaryDir, 'evil.cjs')}` };
+    const a = await cniExec(env, confText(node), EXEC_BOUND_MS + 5000);
+    const injected = await stat(ran).then(() => true, () => false);
+    await rm(ran, { force: true });
+    assert.equal(a.exitCode, 1, a.stdout);
+    assert.equal(injected, false, 'NODE_OPTIONS=--require made loom-cni run a foreign script: build the SEA with execArgvExtension "none"');
   });
 
   it('leaves nothing behind: no IPs, ports, veths, flows, files or namespaces; no payload ran', async () => {

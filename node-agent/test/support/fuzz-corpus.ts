@@ -221,11 +221,13 @@ export function buildFuzzCorpus(ctx: FuzzContext): FuzzCase[] {
       shim('malformed invalid-utf8', env(command), bad, 'error');
     }
     const oddJson = [
-      '', ' ', '\n', 'null', 'true', '0', '"string"', '[]', '[{}]', '{}', '{"cniVersion":"1.1.0"}', '{"__proto__":{"polluted":1},"cniVersion":"1.1.0","name":"x","type":"y"}',
+      '', ' ', '\n', 'null', 'true', '0', '"string"', '[]', '[{}]', '{}', '{"cniVersion":"1.1.0"}', `{"__proto__":{"polluted":1},"cniVersion":"1.1.0","name":"x","type":"y","socketPath":${JSON.stringify(ctx.socketPath)}}`,
       '{"constructor":{"prototype":{"polluted":1}},"cniVersion":"1.1.0"}', '{"cniVersion":"1.1.0","cniVersion":"9.9.9","name":"a","type":"b"}',
-      '{"a":1e999}', '{"a":-0}', '\ufeff' + baseText, baseText + 'garbage', baseText + baseText, '['.repeat(100000), '{"a":'.repeat(50000), '{' + '"k":1,'.repeat(20000) + '"z":1}',
+      '{"a":1e999}', '{"a":-0}', baseText + 'garbage', baseText + baseText, '['.repeat(100000), '{"a":'.repeat(50000), '{' + '"k":1,'.repeat(20000) + '"z":1}',
     ];
     for (const t of oddJson) shim('malformed odd-json', env(command), t, 'error');
+    // A UTF-8 byte order mark is dropped when stdin is decoded: the request is still well-formed.
+    shim('malformed bom', env(command), '\ufeff' + baseText, expectFor(command));
     // Huge: just over the 1 MiB bound, far over it, and under it on stdin but over it once escaped.
     shim('huge stdin-over-limit', env(command), JSON.stringify({ ...baseConf(), pad: 'x'.repeat(1024 * 1024) }), 'error');
     shim('huge stdin-8MiB', env(command), JSON.stringify({ ...baseConf(), pad: 'y'.repeat(8 * 1024 * 1024) }), 'error');

@@ -70,16 +70,17 @@ export function flood(socketPath: string, opts: { totalBytes: number; declared: 
         ? `POST ${SHIM_HTTP_PATH} HTTP/1.1\r\nHost: loom\r\nContent-Type: application/json\r\nContent-Length: ${opts.totalBytes}\r\n\r\n`
         : `POST ${SHIM_HTTP_PATH} HTTP/1.1\r\nHost: loom\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
       sock.write(head);
-      const pump = () => {
-        while (!settled && written < opts.totalBytes) {
-          const piece = opts.declared ? chunk : Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
-          written += chunk.length;
-          if (!sock.write(piece)) {
-            sock.once('drain', pump);
-            return;
-          }
+      // One piece per event-loop turn, so an early answer is read before our next write hits a closed socket.
+      const pump = (): void => {
+        if (settled || received !== '') return;
+        if (written >= opts.totalBytes) {
+          if (!opts.declared) sock.write('0\r\n\r\n');
+          return;
         }
-        if (!settled && !opts.declared) sock.write('0\r\n\r\n');
+        const piece = opts.declared ? chunk : Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+        written += chunk.length;
+        if (sock.write(piece)) setImmediate(pump);
+        else sock.once('drain', pump);
       };
       pump();
     });
