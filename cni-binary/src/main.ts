@@ -31,6 +31,16 @@ function writeStdout(text: string): void {
   }
 }
 
+const USAGE = `loom-cni: the Loom CNI plugin. Container runtimes run it with CNI_COMMAND and the other CNI_*
+variables set and the network configuration on stdin (CNI spec 1.1: ADD, DEL, CHECK, STATUS, GC,
+VERSION); it forwards the request to the loom-agent of this node over its unix socket
+(default /var/run/loom/cni.sock, or "socketPath" in the configuration). Error codes: docs/cni-errors.md.
+`;
+
 process.on('uncaughtException', fatal);
 process.on('unhandledRejection', fatal);
+// A person asking for help (never a runtime: runtimes always set CNI_COMMAND).
+if (!process.env.CNI_COMMAND && (process.argv.includes('--help') || process.argv.includes('-h'))) {
+  finish({ stdout: USAGE, exitCode: 0 });
+}
 runCni(process.env, process.stdin).then(finish, fatal);

@@ -317,7 +317,7 @@ export class Agent {
   /** The Pod object of a new attachment, from the informer cache (waiting briefly) or the API. */
   private async podObject(namespace: string | undefined, name: string | undefined): Promise<k8s.V1Pod | undefined> {
     if (!namespace || !name || !this.podInformer) return undefined;
-    const find = () => this.podInformer!.list().find((p) => p.metadata?.namespace === namespace && p.metadata?.name === name);
+    const find = () => this.podInformer!.get(name, namespace);
     for (let i = 0; i < 10; i++) {
       const p = find();
       if (p) return p;

@@ -28,6 +28,48 @@ function errorResponse(code: number, msg: string): ShimResponse {
   return { protocolVersion: SHIM_PROTOCOL_VERSION, ok: false, error: { cniVersion: CNI_SPEC_VERSION, code, msg } };
 }
 
+/** The body's chunks, or null as soon as it exceeds `limit` (reading then stops: the request is paused). */
+function readBounded(req: IncomingMessage, limit: number): Promise<Buffer[] | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > limit) {
+        settled = true;
+        req.pause();
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!settled) {
+        settled = true;
+        resolve(chunks);
+      }
+    });
+    req.on('error', (e) => {
+      if (!settled) {
+        settled = true;
+        reject(e);
+      }
+    });
+  });
+}
+
+/**
+ * Answer 413 and close the connection once the answer is flushed: destroying the socket right after
+ * res.end() would discard the still-corked answer, and the client would only see a reset.
+ */
+function rejectTooLarge(req: IncomingMessage, res: ServerResponse, msg: string): void {
+  res.shouldKeepAlive = false;
+  res.once('finish', () => req.socket.destroy());
+  send(res, 413, errorResponse(CniErrorCode.InvalidConfig, msg));
+}
+
 export class CniServer {
   private server: Server | undefined;
 
@@ -66,20 +108,13 @@ export class CniServer {
       }
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > MAX_REQUEST_BYTES) {
-        send(res, 413, errorResponse(CniErrorCode.InvalidConfig, `request of ${declared} bytes exceeds the limit of ${MAX_REQUEST_BYTES} bytes`));
-        req.destroy();
+        rejectTooLarge(req, res, `request of ${declared} bytes exceeds the limit of ${MAX_REQUEST_BYTES} bytes`);
         return;
       }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of req) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_REQUEST_BYTES) {
-          send(res, 413, errorResponse(CniErrorCode.InvalidConfig, `request exceeds the limit of ${MAX_REQUEST_BYTES} bytes`));
-          req.destroy();
-          return;
-        }
-        chunks.push(chunk as Buffer);
+      const chunks = await readBounded(req, MAX_REQUEST_BYTES);
+      if (chunks === null) {
+        rejectTooLarge(req, res, `request exceeds the limit of ${MAX_REQUEST_BYTES} bytes`);
+        return;
       }
       const notReady = this.opts.notReadyReason();
       if (notReady !== null) {

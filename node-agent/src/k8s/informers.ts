@@ -79,6 +79,11 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     return this.informer.list();
   }
 
+  /** One object from the cache (indexed lookup). */
+  get(name: string, namespace?: string): T | undefined {
+    return this.informer.get(name, namespace);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);

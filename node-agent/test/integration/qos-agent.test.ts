@@ -60,7 +60,8 @@ describe('qos: bandwidth limits through loom-agent + loom-cni (one node)', funct
     // Run the agent from source (tsx), so these tests exercise the current code without a rebuild.
     await node.stopAgent('SIGTERM');
     node.agentArgs.splice(0, 1, '--import', 'tsx', join(REPO_ROOT, 'node-agent/src/main.ts'));
-    await node.startAgent();
+    // tsx compiles the agent at start-up: on a loaded VM that can take longer than startAgent's 20 s wait.
+    await node.startAgent().catch(() => node.waitReady(120000));
   });
 
   after(async () => {

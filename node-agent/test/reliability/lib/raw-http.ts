@@ -70,7 +70,8 @@ export function flood(socketPath: string, opts: { totalBytes: number; declared: 
         ? `POST ${SHIM_HTTP_PATH} HTTP/1.1\r\nHost: loom\r\nContent-Type: application/json\r\nContent-Length: ${opts.totalBytes}\r\n\r\n`
         : `POST ${SHIM_HTTP_PATH} HTTP/1.1\r\nHost: loom\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
       sock.write(head);
-      // One piece per event-loop turn, so an early answer is read before our next write hits a closed socket.
+      // A short pause between pieces, so an early answer is read before our next write hits a socket
+      // the agent has closed (a client that keeps writing would only see EPIPE).
       const pump = (): void => {
         if (settled || received !== '') return;
         if (written >= opts.totalBytes) {
@@ -79,7 +80,7 @@ export function flood(socketPath: string, opts: { totalBytes: number; declared: 
         }
         const piece = opts.declared ? chunk : Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
         written += chunk.length;
-        if (sock.write(piece)) setImmediate(pump);
+        if (sock.write(piece)) setTimeout(pump, 2);
         else sock.once('drain', pump);
       };
       pump();
