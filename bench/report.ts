@@ -1,7 +1,7 @@
 // Reads bench/results/*.json (the format in bench/lib/result.ts), writes BENCHMARKS.md at the
-// repository root and the SVG charts under bench/charts/.
+// repository root and the SVG charts under bench/charts/ (other .svg files there are removed).
 //   node --import tsx bench/report.ts [--results DIR] [--out FILE] [--charts DIR]
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KNOWN_BENCHMARKS, type KnownBenchmark } from './lib/catalogue.js';
@@ -63,6 +63,10 @@ export async function generateReport(o: ReportOptions): Promise<ReportOutput> {
       chartFiles.push(file);
       charts.push({ result: r.name, title: c.title, path: relative(dirname(o.outFile), file).split('\\').join('/') });
     }
+  }
+  // Charts of results that are gone or renamed would linger: the charts folder holds only ours.
+  for (const f of await readdir(o.chartsDir)) {
+    if (f.endsWith('.svg') && !chartFiles.includes(join(o.chartsDir, f))) await rm(join(o.chartsDir, f), { force: true });
   }
   const markdown = renderMarkdown({
     results,

@@ -64,3 +64,28 @@ export async function iperfTcp(o: IperfRun): Promise<IperfResult> {
     await server;
   }
 }
+
+export interface LimitCheck {
+  /** ratio (achieved/limit) of each run, in order */
+  ratios: number[];
+  /** true when a run landed within [1 - tolerance, 1 + tolerance] and none exceeded it */
+  ok: boolean;
+}
+
+/**
+ * Measures a limited path up to `attempts` times (stops at the first run within tolerance). A run
+ * above the band fails at once (the limiter lets too much through); runs below it are retried,
+ * because on a loaded shared VM a run can be slowed by the machine rather than the limiter.
+ */
+export async function checkAgainstLimit(run: () => Promise<number>, limitBps: number, opts: { attempts?: number; tolerance?: number } = {}): Promise<LimitCheck> {
+  const attempts = opts.attempts ?? 3;
+  const tol = opts.tolerance ?? 0.1;
+  const ratios: number[] = [];
+  for (let i = 0; i < attempts; i++) {
+    const ratio = (await run()) / limitBps;
+    ratios.push(ratio);
+    if (ratio > 1 + tol) return { ratios, ok: false };
+    if (ratio >= 1 - tol) return { ratios, ok: true };
+  }
+  return { ratios, ok: false };
+}

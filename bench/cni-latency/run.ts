@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { createPodNetns, LOOM_CNI, startAgentNode, type AgentNode } from '../../node-agent/test/support/agent-node.js';
-import { cleanupLeftovers, deleteNetns, isRoot } from '../../node-agent/test/support/netns.js';
+import { deleteNetns, isRoot } from '../../node-agent/test/support/netns.js';
 import { metric, machineNow, roundTo, writeResult, type BenchResult, type Metric } from '../lib/result.js';
 import { median, quantile } from '../lib/stats.js';
 import { agentPid, cniDurationTotals, lastRequestMs, rssMB, scrapeMetrics, type VerbTotals } from './agent-probe.js';
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   let bridge: BridgeNode | undefined;
   const log = (s: string) => console.error(`[cni-latency] ${s}`);
 
-  await cleanupLeftovers('loomt-bench-');
+  // No cleanupLeftovers() here: it also removes other runs' old temporary directories (a long demo's).
   try {
     node = await startAgentNode({ name: nodeNs, podCidr: LOOM_POD_CIDR, extraArgs: ['--metrics-port', String(METRICS_PORT), '--metrics-bind-address', '127.0.0.1', '--log-level', 'info'] });
     bridge = await startBridgeNode(bridgeNs, BRIDGE_SUBNET);

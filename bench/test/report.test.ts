@@ -1,6 +1,6 @@
 // The report generator: sample results in, BENCHMARKS.md rows and well-formed SVG charts out.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromCri } from '../adapters/cri.js';
@@ -54,6 +54,8 @@ describe('bench report generator', () => {
     dir = await mkdtemp(join(tmpdir(), 'loomt-bench-report-'));
     const results = join(dir, 'results');
     await mkdir(results);
+    await mkdir(join(dir, 'bench', 'charts'), { recursive: true });
+    await writeFile(join(dir, 'bench', 'charts', 'stale-old.svg'), '<svg/>');
     for (const r of [cniLatency, bandwidth, custom]) await writeFile(join(results, `${r.name}.json`), JSON.stringify(r));
     await writeFile(join(results, 'broken.json'), JSON.stringify({ name: 'broken', metrics: 'no' }));
     const out = await generateReport({ resultsDir: results, outFile: join(dir, 'BENCHMARKS.md'), chartsDir: join(dir, 'bench', 'charts'), generated: '2026-11-25 03:00 UTC' });
@@ -95,6 +97,7 @@ describe('bench report generator', () => {
 
   it('links one SVG per declared chart, each well-formed XML', async () => {
     assert.equal(chartFiles.length, 4);
+    assert.deepEqual((await readdir(join(dir, 'bench', 'charts'))).sort(), ['bandwidth-ratios.svg', 'cni-latency-add.svg', 'cni-latency-agent.svg', 'cni-latency-missing.svg'], 'stale charts removed');
     assert.match(markdown, /!\[ADD latency <Loom & bridge>\]\(bench\/charts\/cni-latency-add\.svg\)/);
     assert.match(markdown, /!\[Throughput ratios\]\(bench\/charts\/bandwidth-ratios\.svg\)/);
     for (const f of chartFiles) {

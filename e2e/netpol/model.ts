@@ -80,11 +80,33 @@ function sameTable(a: TruthTable, b: TruthTable): boolean {
   return a.allowed.every((row, i) => row.every((v, j) => v === b.allowed[i]![j]));
 }
 
-/** Probes the full matrix once and compares it with the expectation. */
+/** Probe settings: quick for the full matrix, slow for re-checking cells that look wrongly blocked. */
+const QUICK = { timeoutMs: 1000, retries: 0 };
+const CAREFUL = { timeoutMs: 3000, retries: 1 };
+
+/**
+ * Probes the full matrix once and compares it with the expectation. A reached cell is a fact; a
+ * blocked cell that should be reached may be a probe starved on a loaded machine, so when no cell
+ * is wrongly reached, those cells are probed again with a longer timeout before they count.
+ */
 export async function checkTables(cluster: Cluster, endpoints: Endpoint[], targets: PortProtocol[], expect: Expectation): Promise<TableCheck> {
   const keys = endpoints.map((e) => e.key);
-  const tables = await cluster.probeMatrix(endpoints, targets, { timeoutMs: 1000, retries: 0 });
+  const tables = await cluster.probeMatrix(endpoints, targets, QUICK);
   const expected = targets.map((t) => expectedTable(t, keys, (f, to) => expectation(expect)(f, to, t)));
+  const cells = (want: (measured: boolean, expected: boolean) => boolean): Array<{ ti: number; i: number; j: number }> =>
+    tables.flatMap((t, ti) => t.allowed.flatMap((row, i) => row.flatMap((v, j) => (want(v, expected[ti]!.allowed[i]![j]!) ? [{ ti, i, j }] : []))));
+  const wronglyReached = cells((m, e) => m && !e);
+  const wronglyBlocked = cells((m, e) => !m && e);
+  if (wronglyReached.length === 0 && wronglyBlocked.length > 0) {
+    const bySource = new Map<number, Array<{ ti: number; j: number }>>();
+    for (const c of wronglyBlocked) bySource.set(c.i, [...(bySource.get(c.i) ?? []), { ti: c.ti, j: c.j }]);
+    await Promise.all([...bySource].map(async ([i, list]) => {
+      const results = await cluster.probe(endpoints[i]!, list.map((c) => ({ ip: endpoints[c.j]!.ip, port: targets[c.ti]!.port, protocol: targets[c.ti]!.protocol })), CAREFUL);
+      results.forEach((r, k) => {
+        if (r.ok) tables[list[k]!.ti]!.allowed[i]![list[k]!.j] = true;
+      });
+    }));
+  }
   return { ok: tables.every((t, i) => sameTable(t, expected[i]!)), tables, expected };
 }
 
@@ -100,13 +122,15 @@ export function describeMismatch(check: TableCheck): string {
 /**
  * Polls the full truth tables until they match the expectation (policy realization is asynchronous
  * across nodes but bounded) or `timeoutMs` passes, then throws with the measured tables and what differs.
+ * LOOM_NETPOL_VERBOSE=1 prints every probe round (how long realization took, what was still wrong).
  */
-export async function waitForTables(cluster: Cluster, endpoints: Endpoint[], targets: PortProtocol[], expect: Expectation, what: string, timeoutMs = 15000): Promise<TruthTable[]> {
+export async function waitForTables(cluster: Cluster, endpoints: Endpoint[], targets: PortProtocol[], expect: Expectation, what: string, timeoutMs = 20000): Promise<TruthTable[]> {
   const until = Date.now() + timeoutMs;
   let attempts = 0;
   for (;;) {
     attempts++;
     const check = await checkTables(cluster, endpoints, targets, expect);
+    if (process.env.LOOM_NETPOL_VERBOSE) process.stderr.write(`      [netpol] ${what}: probe ${attempts} ${check.ok ? 'matches' : `differs:\n${describeMismatch(check)}`}\n`);
     if (check.ok) return check.tables;
     if (Date.now() > until) {
       throw new Error(`${what}: connectivity still differs from the expectation after ${attempts} probes over ${timeoutMs} ms\n${describeMismatch(check)}`);

@@ -60,6 +60,16 @@ describe('NetworkPolicy conformance files (e2e/netpol/policies)', () => {
     }
   });
 
+  it('quotes values that YAML 1.1 (kubectl) would read as booleans, such as namespace "y"', async () => {
+    const yaml11Bool = /(:\s+|[[,]\s*)(y|Y|n|N|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)\s*([,\]]|$)/;
+    for (const file of files) {
+      const lines = (await readFile(join(POLICY_DIR, `${file}.yaml`), 'utf8')).split('\n');
+      lines.forEach((line, i) => {
+        if (!line.trimStart().startsWith('#')) assert.doesNotMatch(line, yaml11Bool, `${file}.yaml:${i + 1}: quote it ("y"), kubectl reads it as a boolean`);
+      });
+    }
+  });
+
   it('uses placeholders only for model pods and refuses to render a missing IP', async () => {
     for (const file of files) {
       const text = await readFile(join(POLICY_DIR, `${file}.yaml`), 'utf8');

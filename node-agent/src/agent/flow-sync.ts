@@ -1,6 +1,10 @@
 // Keeps OVS flows equal to the desired state. Every flow carries the current cookie round; a full
 // resync installs everything under a new round and deletes the other rounds in the same bundle,
 // so identical flows are replaced in place and traffic is never interrupted.
+//
+// All changes go through one queue. Incremental changes that queue up while a bundle is in flight
+// are sent together as the next bundle (group commit: concurrent CNI ADDs share one ovs-ofctl run);
+// if such a combined bundle is refused, each change is retried alone so only the bad one fails.
 import { CookieKind, decodeCookie, LOOM_COOKIE_MAGIC, objectSelector, roundSelector, withRound } from '../pipeline/cookie.js';
 import type { Flow } from '../pipeline/flow.js';
 import { logger } from '../util/log.js';
@@ -11,8 +15,13 @@ const log = logger('flows');
 /** A source of desired flows (the pipeline, pods, tunnels, policies), rendered for a given round. */
 export type FlowSource = (round: number) => Flow[];
 
+type Job =
+  | { kind: 'ops'; ops: () => FlowOp[]; resolve: () => void; reject: (e: unknown) => void }
+  | { kind: 'exclusive'; work: () => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+
 export class FlowSync {
-  private queue: Promise<unknown> = Promise.resolve();
+  private jobs: Job[] = [];
+  private running = false;
 
   constructor(
     private readonly table: FlowTable,
@@ -23,39 +32,85 @@ export class FlowSync {
     return this.round;
   }
 
-  /** Serialise bundles so a full resync never interleaves with an incremental change. */
-  private serial<T>(work: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(work, work);
-    this.queue = p.catch(() => undefined);
-    return p;
+  private stamp(ops: FlowOp[]): FlowOp[] {
+    return ops.map((o) => (o.op === 'add' || o.op === 'modify' ? { op: 'add' as const, flow: { ...o.flow, cookie: withRound(o.flow.cookie, this.round) } } : o));
+  }
+
+  /** Queue flow operations; they are rendered with the round current when they are sent. */
+  private enqueueOps(ops: () => FlowOp[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.jobs.push({ kind: 'ops', ops, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.jobs.push({ kind: 'exclusive', work, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.jobs.length > 0) {
+        const first = this.jobs[0]!;
+        if (first.kind === 'exclusive') {
+          this.jobs.shift();
+          await first.work().then(first.resolve, first.reject);
+          continue;
+        }
+        const batch: Array<Extract<Job, { kind: 'ops' }>> = [];
+        while (this.jobs[0]?.kind === 'ops') batch.push(this.jobs.shift() as Extract<Job, { kind: 'ops' }>);
+        const rendered = batch.map((j) => {
+          try {
+            return this.stamp(j.ops());
+          } catch (e) {
+            j.reject(e);
+            return undefined;
+          }
+        });
+        const live = batch.filter((_, i) => rendered[i] !== undefined);
+        const opsList = rendered.filter((r): r is FlowOp[] => r !== undefined);
+        try {
+          await this.table.apply(opsList.flat());
+          for (const j of live) j.resolve();
+        } catch (e) {
+          if (live.length === 1) {
+            live[0]!.reject(e);
+            continue;
+          }
+          // Find the culprit: apply each change on its own, in order.
+          for (let i = 0; i < live.length; i++) {
+            await this.table.apply(opsList[i]!).then(live[i]!.resolve, live[i]!.reject);
+          }
+        }
+      }
+    } finally {
+      this.running = false;
+    }
   }
 
   /** Install flows of one object (adds replace identical flows). */
   install(flows: Flow[]): Promise<void> {
-    return this.serial(() => this.table.apply(flows.map((f) => ({ op: 'add' as const, flow: { ...f, cookie: withRound(f.cookie, this.round) } }))));
+    return this.enqueueOps(() => flows.map((flow) => ({ op: 'add' as const, flow })));
   }
 
   /** Replace one object's flows atomically: delete its old flows, add the new ones. */
   replaceObject(kind: (typeof CookieKind)[keyof typeof CookieKind], id: number, flows: Flow[]): Promise<void> {
     const sel = objectSelector(kind, id);
-    return this.serial(() =>
-      this.table.apply([
-        { op: 'delete', cookie: sel.cookie, mask: sel.mask },
-        ...flows.map((f) => ({ op: 'add' as const, flow: { ...f, cookie: withRound(f.cookie, this.round) } })),
-      ]),
-    );
+    return this.enqueueOps(() => [{ op: 'delete', cookie: sel.cookie, mask: sel.mask }, ...flows.map((flow) => ({ op: 'add' as const, flow }))]);
   }
 
   removeObject(kind: (typeof CookieKind)[keyof typeof CookieKind], id: number): Promise<void> {
     const sel = objectSelector(kind, id);
-    return this.serial(() => this.table.apply([{ op: 'delete', cookie: sel.cookie, mask: sel.mask }]));
+    return this.enqueueOps(() => [{ op: 'delete', cookie: sel.cookie, mask: sel.mask }]);
   }
 
   /** Apply a mixed set of operations in one bundle (cookies of added flows get the current round). */
   applyOps(ops: FlowOp[]): Promise<void> {
-    return this.serial(() =>
-      this.table.apply(ops.map((o) => (o.op === 'add' || o.op === 'modify' ? { op: 'add' as const, flow: { ...o.flow, cookie: withRound(o.flow.cookie, this.round) } } : o))),
-    );
+    return this.enqueueOps(() => ops);
   }
 
   /**
@@ -63,7 +118,7 @@ export class FlowSync {
    * Loom flow of any other round, all in one bundle.
    */
   resync(desired: FlowSource): Promise<number> {
-    return this.serial(async () => {
+    return this.exclusive(async () => {
       const installed = await this.table.dump();
       const next = (this.round + 1) & 0xff;
       const staleRounds = new Set<number>();

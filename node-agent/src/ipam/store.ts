@@ -4,9 +4,16 @@ import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { emptyIpamState, validateIpamState, withPodCidr, type IpamState } from './allocator.js';
 
+interface PendingChange {
+  change: (s: IpamState) => { state: IpamState; value: unknown };
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
 export class IpamStore {
   private state!: IpamState;
-  private queue: Promise<unknown> = Promise.resolve();
+  private pending: PendingChange[] = [];
+  private writing = false;
 
   private constructor(readonly path: string) {}
 
@@ -39,19 +46,48 @@ export class IpamStore {
     return this.state;
   }
 
-  /** Apply a pure change and persist it before resolving. The change may throw to abort. */
+  /**
+   * Apply a pure change and persist it before resolving. The change may throw to abort (only that
+   * change fails). Changes queued while a write is in flight are applied in order and committed
+   * together with one write (group commit), so concurrent ADDs do not wait for one fsync each.
+   */
   update<T>(change: (s: IpamState) => { state: IpamState; value: T }): Promise<T> {
-    const run = async () => {
-      const { state, value } = change(this.state);
-      if (state !== this.state) {
-        await this.write(state);
-        this.state = state;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ change, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0);
+        let next = this.state;
+        const done: Array<{ p: PendingChange; value: unknown }> = [];
+        for (const p of batch) {
+          try {
+            const r = p.change(next);
+            next = r.state;
+            done.push({ p, value: r.value });
+          } catch (e) {
+            p.reject(e);
+          }
+        }
+        if (next !== this.state) {
+          try {
+            await this.write(next);
+          } catch (e) {
+            for (const d of done) d.p.reject(e);
+            continue;
+          }
+          this.state = next;
+        }
+        for (const d of done) d.p.resolve(d.value);
       }
-      return value;
-    };
-    const p = this.queue.then(run, run);
-    this.queue = p.catch(() => undefined);
-    return p;
+    } finally {
+      this.writing = false;
+    }
   }
 
   private async write(state: IpamState): Promise<void> {

@@ -38,8 +38,14 @@ function tc(netns: string, args: string[]) {
   return execa(cmd[0]!, cmd.slice(1), { reject: false, timeout: TC_TIMEOUT_MS });
 }
 
+/** Pod-side changes need the pod's netns: never fall back to the agent's own (it would shape the node). */
+function requirePodNetns(netns: string, what: string): void {
+  if (netns === '') throw new Error(`${what} needs the pod's network namespace path, and none is known for this attachment`);
+}
+
 /** Installs (or replaces) the TBF root qdisc on `ifname` inside `netns`. */
 export async function setTbf(netns: string, ifname: string, p: TbfParams): Promise<void> {
+  requirePodNetns(netns, 'installing the egress limit');
   const r = await tc(netns, tbfCommand(checkIfname(ifname), p));
   if (r.exitCode !== 0) {
     throw new Error(`installing the egress limit (tbf ${p.rateBps} bit/s) on ${ifname} in ${netns} failed: ${r.stderr.trim() || `tc exited with ${r.exitCode}`}`);
@@ -69,6 +75,7 @@ export async function readRootQdisc(netns: string, ifname: string): Promise<Root
 
 /** Deletes the root qdisc of `ifname` in `netns` when it is a TBF (Loom's). Returns whether one was removed. */
 export async function clearTbf(netns: string, ifname: string): Promise<boolean> {
+  requirePodNetns(netns, 'removing the egress limit');
   const root = await readRootQdisc(netns, ifname);
   if (root?.kind !== 'tbf') return false;
   const r = await tc(netns, ['qdisc', 'del', 'dev', checkIfname(ifname), 'root']);

@@ -3,7 +3,7 @@
 // CHECK, invalid values, DEL and GC leaving no QoS object behind.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { iperfTcp } from '../../../bench/bandwidth/iperf.js';
+import { checkAgainstLimit, iperfTcp, type IperfResult } from '../../../bench/bandwidth/iperf.js';
 import { createPodNetns, REPO_ROOT, startAgentNode, type AgentNode, type CniOutcome } from '../support/agent-node.js';
 import { cleanupLeftovers, deleteNetns, nsExec, requireRoot } from '../support/netns.js';
 
@@ -19,10 +19,12 @@ function bandwidthConfig(ingress?: number, egress?: number): Record<string, unkn
   return { runtimeConfig: { bandwidth: bw } };
 }
 
-function within(bps: number, limit: number, what: string): void {
-  const ratio = bps / limit;
-  console.log(`      ${what}: limit ${limit / 1e6}M, got ${(bps / 1e6).toFixed(2)}M, ratio ${ratio.toFixed(3)}`);
-  assert.ok(ratio > 0.9 && ratio < 1.1, `${what}: ${(bps / 1e6).toFixed(2)} Mbit/s for a ${limit / 1e6} Mbit/s limit (ratio ${ratio.toFixed(3)}), expected within +-10%`);
+/** Asserts the path runs within +-10% of the limit (up to 3 runs: see checkAgainstLimit). */
+async function within(run: () => Promise<IperfResult>, limit: number, what: string): Promise<void> {
+  const r = await checkAgainstLimit(async () => (await run()).bitsPerSecond, limit);
+  const shown = r.ratios.map((x) => x.toFixed(3)).join(', ');
+  console.log(`      ${what}: limit ${limit / 1e6}M, achieved/limit ${shown}`);
+  assert.ok(r.ok, `${what}: achieved/limit ${shown} for a ${limit / 1e6} Mbit/s limit, expected within +-10%`);
 }
 
 describe('qos: bandwidth limits through loom-agent + loom-cni (one node)', function () {
@@ -90,11 +92,11 @@ describe('qos: bandwidth limits through loom-agent + loom-cni (one node)', funct
     const a = ips.get('a')!;
     const b = ips.get('b')!;
     // ingress of a: b's server sends to a's client (-R)
-    within((await iperfTcp({ serverNs: 'loomt-qa-b', serverIp: b, clientNs: 'loomt-qa-a', reverse: true })).bitsPerSecond, 10e6, 'ingress a');
+    await within(() => iperfTcp({ serverNs: 'loomt-qa-b', serverIp: b, clientNs: 'loomt-qa-a', reverse: true }), 10e6, 'ingress a');
     // egress of a: a's client sends to b's server
-    within((await iperfTcp({ serverNs: 'loomt-qa-b', serverIp: b, clientNs: 'loomt-qa-a' })).bitsPerSecond, 10e6, 'egress a');
+    await within(() => iperfTcp({ serverNs: 'loomt-qa-b', serverIp: b, clientNs: 'loomt-qa-a' }), 10e6, 'egress a');
     // the same with the server in the limited pod
-    within((await iperfTcp({ serverNs: 'loomt-qa-a', serverIp: a, clientNs: 'loomt-qa-b' })).bitsPerSecond, 10e6, 'ingress a (server in a)');
+    await within(() => iperfTcp({ serverNs: 'loomt-qa-a', serverIp: a, clientNs: 'loomt-qa-b' }), 10e6, 'ingress a (server in a)');
   });
 
   it('pods without limits are unaffected (no QoS of their own, well above the 10M limit)', async () => {
@@ -114,8 +116,8 @@ describe('qos: bandwidth limits through loom-agent + loom-cni (one node)', funct
     }
     await add('c', bandwidthConfig(100_000_000, 100_000_000));
     const b = ips.get('b')!;
-    within((await iperfTcp({ serverNs: 'loomt-qa-b', serverIp: b, clientNs: 'loomt-qa-c', reverse: true })).bitsPerSecond, 100e6, 'ingress c');
-    within((await iperfTcp({ serverNs: 'loomt-qa-b', serverIp: b, clientNs: 'loomt-qa-c' })).bitsPerSecond, 100e6, 'egress c');
+    await within(() => iperfTcp({ serverNs: 'loomt-qa-b', serverIp: b, clientNs: 'loomt-qa-c', reverse: true }), 100e6, 'ingress c');
+    await within(() => iperfTcp({ serverNs: 'loomt-qa-b', serverIp: b, clientNs: 'loomt-qa-c' }), 100e6, 'egress c');
   });
 
   it('an invalid rate fails ADD with code 103 naming the field and value, leaving nothing behind', async () => {

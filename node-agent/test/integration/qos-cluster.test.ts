@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { readFile } from 'node:fs/promises';
-import { iperfTcp } from '../../../bench/bandwidth/iperf.js';
+import { checkAgainstLimit, iperfTcp } from '../../../bench/bandwidth/iperf.js';
 import { LOOM_CNI } from '../support/agent-node.js';
 import { createNetns, requireRoot } from '../support/netns.js';
 import { startCluster, type Cluster } from '../../../e2e/lib/cluster.js';
@@ -14,10 +14,12 @@ import type { Pod } from '../../../e2e/lib/pods.js';
 const INGRESS = 'kubernetes.io/ingress-bandwidth';
 const EGRESS = 'kubernetes.io/egress-bandwidth';
 
-function within(bps: number, limit: number, what: string): void {
-  const ratio = bps / limit;
-  console.log(`      ${what}: limit ${limit / 1e6}M, got ${(bps / 1e6).toFixed(2)}M, ratio ${ratio.toFixed(3)}`);
-  assert.ok(ratio > 0.9 && ratio < 1.1, `${what}: ${(bps / 1e6).toFixed(2)} Mbit/s for a ${limit / 1e6} Mbit/s limit (ratio ${ratio.toFixed(3)}), expected within +-10%`);
+/** Asserts the path runs within +-10% of the limit (up to 3 runs: see checkAgainstLimit). */
+async function within(run: () => Promise<number>, limit: number, what: string): Promise<void> {
+  const r = await checkAgainstLimit(run, limit);
+  const shown = r.ratios.map((x) => x.toFixed(3)).join(', ');
+  console.log(`      ${what}: limit ${limit / 1e6}M, achieved/limit ${shown}`);
+  assert.ok(r.ok, `${what}: achieved/limit ${shown} for a ${limit / 1e6} Mbit/s limit, expected within +-10%`);
 }
 
 /** Receiver-side rate into `to` (limited pod receives) or out of `from`. */
@@ -77,13 +79,13 @@ describe('qos e2e: bandwidth annotations on a 2-node cluster', function () {
   });
 
   it('10M same node: into and out of the pod at the limit', async () => {
-    within(await rate(srv1, lim), 10e6, 'same node, ingress lim');
-    within(await rate(lim, srv1), 10e6, 'same node, egress lim');
+    await within(() => rate(srv1, lim), 10e6, 'same node, ingress lim');
+    await within(() => rate(lim, srv1), 10e6, 'same node, egress lim');
   });
 
   it('10M cross node: into and out of the pod at the limit', async () => {
-    within(await rate(srv2, lim), 10e6, 'cross node, ingress lim');
-    within(await rate(lim, srv2), 10e6, 'cross node, egress lim');
+    await within(() => rate(srv2, lim), 10e6, 'cross node, ingress lim');
+    await within(() => rate(lim, srv2), 10e6, 'cross node, egress lim');
   });
 
   it('unlimited pods are unaffected (no QoS of their own, well above the 10M limit)', async () => {
@@ -97,21 +99,21 @@ describe('qos e2e: bandwidth annotations on a 2-node cluster', function () {
 
   it('100M same node: into and out of the pod at the limit', async function () {
     requireCapacity(this, 'sameNode', 100e6);
-    within(await rate(srv2, big), 100e6, 'same node, ingress big');
-    within(await rate(big, srv2), 100e6, 'same node, egress big');
+    await within(() => rate(srv2, big), 100e6, 'same node, ingress big');
+    await within(() => rate(big, srv2), 100e6, 'same node, egress big');
   });
 
   it('100M cross node: into and out of the pod at the limit', async function () {
     requireCapacity(this, 'crossNode', 100e6);
-    within(await rate(srv1, big), 100e6, 'cross node, ingress big');
-    within(await rate(big, srv1), 100e6, 'cross node, egress big');
+    await within(() => rate(srv1, big), 100e6, 'cross node, ingress big');
+    await within(() => rate(big, srv1), 100e6, 'cross node, egress big');
   });
 
   it('changing the annotation on the running pod changes the limit; removing one removes it', async () => {
     await cluster.api.mergePatch('pods', 'bw', 'lim', { metadata: { annotations: { [INGRESS]: '20M', [EGRESS]: null } } });
     await until('QoS max-rate 20M on node 1', async () => /max-rate="?20000000/.test(await qosConfig(cluster.node(1))));
     await until('no TBF in lim', async () => !/tbf/.test(await podQdisc(lim)));
-    within(await rate(srv1, lim), 20e6, 'same node, ingress lim after the change');
+    await within(() => rate(srv1, lim), 20e6, 'same node, ingress lim after the change');
   });
 
   it('an invalid change is logged with the pod name and the previous limit stays', async () => {

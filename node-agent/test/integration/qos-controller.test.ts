@@ -2,7 +2,7 @@
 // and qdiscs it leaves after apply / replace / remove / gc, and the rates TCP gets through them.
 import assert from 'node:assert/strict';
 
-import { iperfTcp } from '../../../bench/bandwidth/iperf.js';
+import { checkAgainstLimit, iperfTcp } from '../../../bench/bandwidth/iperf.js';
 import { OvsdbClient } from '../../src/ovs/ovsdb.js';
 import { PodQos, qosKey, type QosTarget } from '../../src/qos/controller.js';
 import { listLoomQos, listLoomQueues, portQosUuid } from '../../src/qos/ovs-qos.js';
@@ -152,10 +152,12 @@ describe('qos: PodQos on real OVS (netdev datapath)', function () {
         ctx.skip();
       }
     };
-    const within = (bps: number, limit: number, what: string) => {
-      const ratio = bps / limit;
-      console.log(`      ${what}: limit ${limit / 1e6}M, got ${(bps / 1e6).toFixed(2)}M, ratio ${ratio.toFixed(3)}`);
-      assert.ok(ratio > 0.9 && ratio < 1.1, `${what}: ${(bps / 1e6).toFixed(2)} Mbit/s for a ${limit / 1e6} Mbit/s limit (ratio ${ratio.toFixed(3)}), expected within +-10%`);
+    /** Asserts the path runs within +-10% of the limit (up to 3 runs: see checkAgainstLimit). */
+    const within = async (run: () => Promise<number>, limit: number, what: string) => {
+      const r = await checkAgainstLimit(run, limit);
+      const shown = r.ratios.map((x) => x.toFixed(3)).join(', ');
+      console.log(`      ${what}: limit ${limit / 1e6}M, achieved/limit ${shown}`);
+      assert.ok(r.ok, `${what}: achieved/limit ${shown} for a ${limit / 1e6} Mbit/s limit, expected within +-10%`);
     };
     it('pods without limits are unaffected by another pod\'s limits', async () => {
       await qos.apply(pods[0]!, { ingressBps: 10_000_000, egressBps: 10_000_000 });
@@ -175,8 +177,8 @@ describe('qos: PodQos on real OVS (netdev datapath)', function () {
         await qos.apply(a, { ingressBps: limit });
         try {
           // server in pod 1 sends (-R) to the client in pod 0
-          const r = await iperfTcp({ serverNs: 'loomt-qosc-p1', serverIp: ips[1]!, clientNs: 'loomt-qosc-p0', reverse: true });
-          within(r.bitsPerSecond, limit, `into ${b.podName} -> ${a.podName}`);
+          const run = async () => (await iperfTcp({ serverNs: 'loomt-qosc-p1', serverIp: ips[1]!, clientNs: 'loomt-qosc-p0', reverse: true })).bitsPerSecond;
+          await within(run, limit, `into ${b.podName} -> ${a.podName}`);
         } finally {
           await qos.remove(a);
         }
@@ -186,8 +188,8 @@ describe('qos: PodQos on real OVS (netdev datapath)', function () {
         const a = pods[0]!;
         await qos.apply(a, { egressBps: limit });
         try {
-          const r = await iperfTcp({ serverNs: 'loomt-qosc-p1', serverIp: ips[1]!, clientNs: 'loomt-qosc-p0' });
-          within(r.bitsPerSecond, limit, 'out of pod 0');
+          const run = async () => (await iperfTcp({ serverNs: 'loomt-qosc-p1', serverIp: ips[1]!, clientNs: 'loomt-qosc-p0' })).bitsPerSecond;
+          await within(run, limit, 'out of pod 0');
         } finally {
           await qos.remove(a);
         }

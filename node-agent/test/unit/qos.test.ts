@@ -16,6 +16,8 @@ import {
   UNSET_BURST_BITS,
 } from '../../src/qos/limits.js';
 import { BandwidthValueError, formatBps, parseBandwidth, parseQuantity } from '../../src/qos/quantity.js';
+import { checkAgainstLimit } from '../../../bench/bandwidth/iperf.js';
+import { clearTbf, setTbf } from '../../src/qos/tc.js';
 
 describe('qos: Kubernetes quantities', () => {
   const cases: Array<[string, bigint]> = [
@@ -121,5 +123,30 @@ describe('qos: shaper parameters', () => {
 
   it('HTB: max-rate and burst in bits as OVS takes them', () => {
     assert.deepEqual(htbParams(100_000_000), { maxRateBps: 100_000_000, burstBits: 2_500_000 });
+  });
+});
+
+describe('qos: measuring against a limit (bench/bandwidth/iperf.ts)', () => {
+  const runs = (values: number[]) => {
+    let i = 0;
+    return async () => values[i++]!;
+  };
+  it('stops at the first run within +-10%', async () => {
+    assert.deepEqual(await checkAgainstLimit(runs([80, 95, 99]), 100), { ratios: [0.8, 0.95], ok: true });
+  });
+  it('fails at once when a run exceeds the limit by more than 10%', async () => {
+    assert.deepEqual(await checkAgainstLimit(runs([120, 95]), 100), { ratios: [1.2], ok: false });
+  });
+  it('fails after every run stayed below the band', async () => {
+    assert.deepEqual(await checkAgainstLimit(runs([50, 60, 70, 95]), 100), { ratios: [0.5, 0.6, 0.7], ok: false });
+  });
+});
+
+describe('qos: pod-side tc never falls back to the node', () => {
+  it('refuses to install or remove a TBF without the pod netns', async () => {
+    await assert.rejects(setTbf('', 'eth0', tbfParams(10_000_000)), /needs the pod's network namespace path/);
+    await assert.rejects(clearTbf('', 'eth0'), /needs the pod's network namespace path/);
+    await assert.rejects(setTbf('relative/ns', 'eth0', tbfParams(10_000_000)), /invalid network namespace path/);
+    await assert.rejects(setTbf('/var/run/netns/x', 'eth0;rm', tbfParams(10_000_000)), /invalid interface name/);
   });
 });

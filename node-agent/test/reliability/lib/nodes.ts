@@ -4,13 +4,14 @@ import { startAgentNode, type AgentNode, type AgentNodeOptions } from '../../sup
 
 const SLOW_READY_MS = 120000;
 
-export async function startNode(o: AgentNodeOptions): Promise<AgentNode> {
-  try {
-    return await startAgentNode(o);
-  } catch (e) {
-    if (!/did not become ready/.test((e as Error).message)) throw e;
-    console.warn(`      (agent in ${o.name} slow to start on a loaded machine; retrying once)`);
-    return startAgentNode(o);
+export async function startNode(o: AgentNodeOptions, attempts = 3): Promise<AgentNode> {
+  for (let i = 1; ; i++) {
+    try {
+      return await startAgentNode(o);
+    } catch (e) {
+      if (i >= attempts || !/did not become ready/.test((e as Error).message)) throw e;
+      console.warn(`      (agent in ${o.name} slow to start on a loaded machine; attempt ${i + 1} of ${attempts})`);
+    }
   }
 }
 
