@@ -73,6 +73,9 @@ async function build() {
       disableExperimentalSEAWarning: true,
       useCodeCache: true,
       useSnapshot: false,
+      // Ignore NODE_OPTIONS and the like: the plugin inherits its caller's environment, which must
+      // not be able to make it load other code (e.g. NODE_OPTIONS=--require x.js).
+      execArgvExtension: 'none',
     };
     writeFileSync(join(work, 'sea.json'), JSON.stringify(seaConfig, null, 2));
     run(process.execPath, ['--experimental-sea-config', join(work, 'sea.json')]);

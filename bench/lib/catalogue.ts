@@ -16,5 +16,5 @@ export const KNOWN_BENCHMARKS: KnownBenchmark[] = [
   { name: 'podnet', title: 'Pod interface create/delete', command: 'node --import tsx bench/run-adapted.ts podnet' },
   { name: 'bandwidth', title: 'Bandwidth limits', command: 'node --import tsx bench/run-adapted.ts bandwidth' },
   { name: 'datapath', title: 'Datapath throughput and latency', command: 'node --import tsx bench/run-adapted.ts datapath' },
-  { name: 'reliability', title: 'Reliability under restarts and churn', command: 'node --import tsx bench/run-adapted.ts reliability' },
+  { name: 'reliability', title: 'Reliability under restarts and churn', command: 'node --import tsx bench/reliability/run.ts' },
 ];

@@ -126,7 +126,7 @@ describe('NetworkPolicy conformance: upstream netpol model on 2-3 nodes, kubectl
       for (const node of cluster.nodes) {
         const local = pods.filter((p) => p.node === node);
         const from: Endpoint = { key: node.name, netns: node.netns, ip: node.internalIp };
-        const results = await cluster.probe(from, local.flatMap((p) => [{ ip: p.ip, port: 80, protocol: 'TCP' as const }, { ip: p.ip, port: 81, protocol: 'UDP' as const }]), { timeoutMs: 1000, retries: 2 });
+        const results = await cluster.probe(from, local.flatMap((p) => [{ ip: p.ip, port: 80, protocol: 'TCP' as const }, { ip: p.ip, port: 81, protocol: 'UDP' as const }]), { timeoutMs: 3000, retries: 1 });
         for (const r of results) assert.ok(r.ok, `node ${node.name} -> ${r.ip} ${r.protocol}/${r.port} blocked under default-deny-ingress: ${r.error}`);
       }
       await cleanup(true);
@@ -336,11 +336,7 @@ describe('NetworkPolicy conformance: upstream netpol model on 2-3 nodes, kubectl
         assert.match(r.stderr, field, `${file}: the error must name the field:\n${r.stderr}`);
         await assert.rejects(cluster.api.get('networkpolicies', 'x', file), (e: unknown) => e instanceof ApiRequestError && e.code === 404, `${file} must not be stored`);
       }
-      const check = await checkTables(cluster, pods, ALL_TARGETS, allowAll);
-      if (!check.ok) {
-        // one retry for a lost packet on the noisy machine; policies cannot explain a difference here
-        await expectTables('after the rejected policies (nothing changes)', allowAll);
-      }
+      await expectTables('after the rejected policies (nothing changes)', allowAll);
       for (const node of cluster.nodes) {
         const log = await readFile(node.agentLog, 'utf8');
         for (const { file } of invalid) assert.ok(!log.includes(file), `agent log of ${node.name} mentions the rejected policy ${file}`);

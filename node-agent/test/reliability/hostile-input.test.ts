@@ -127,6 +127,7 @@ describe('reliability: hostile input to loom-cni and loom-agent (fuzz)', functio
     const codes = new Map<number, number>();
     let successes = 0;
     let done = 0;
+    const sampleMsg = new Map<number, string>();
     const t0 = performance.now();
     await pool(corpus, 6, async (c) => {
       let v: Verdict;
@@ -134,6 +135,7 @@ describe('reliability: hostile input to loom-cni and loom-agent (fuzz)', functio
         const a = await cniInProcess(c.env, c.stdin, IN_PROCESS_BOUND_MS);
         times.push(a.ms);
         v = judgeAnswer(c, a, IN_PROCESS_BOUND_MS);
+        if (v.code !== undefined && !sampleMsg.has(v.code)) sampleMsg.set(v.code, `${c.family}: ${String((a.json as { msg?: unknown }).msg).slice(0, 160)}`);
         if (v.success && c.env.CNI_COMMAND === 'ADD') {
           await cniInProcess({ ...c.env, CNI_COMMAND: 'DEL' }, c.stdin); // do not leave it behind
         }
@@ -158,6 +160,7 @@ describe('reliability: hostile input to loom-cni and loom-agent (fuzz)', functio
     recordFigure({ scenario: 'hostile-input', name: 'fuzz answer max', value: Math.max(...times), unit: 'ms', target: { max: IN_PROCESS_BOUND_MS } });
     recordFigure({ scenario: 'hostile-input', name: 'fuzz run time', value: seconds, unit: 's' });
     console.log(`      error codes: ${JSON.stringify(Object.fromEntries([...codes].sort((a, b) => a[0] - b[0])))}; successes (well-formed DEL/GC/STATUS): ${successes}`);
+    for (const [code, msg] of [...sampleMsg].sort((a, b) => a[0] - b[0])) console.log(`      e.g. code ${code}: ${msg}`);
     assert.deepEqual(failures, [], `wrong answers (seed ${SEED})`);
   });
 
@@ -208,6 +211,7 @@ describe('reliability: hostile input to loom-cni and loom-agent (fuzz)', functio
 
   it('leaves nothing behind: no IPs, ports, veths, flows, files or namespaces; no payload ran', async () => {
     assert.equal(await agentPid(node), pidBefore, 'the agent never restarted');
+    assert.equal((Object.prototype as Record<string, unknown>).polluted, undefined, 'no prototype pollution in the shim');
     // Before any GC: the fuzz itself must not have left anything.
     await assertClean(node, controls);
     assert.deepEqual((await readdir(canaryDir)).sort(), canaryBefore, 'no injection payload created or removed a file');

@@ -134,7 +134,7 @@ export async function startAgentNode(o: AgentNodeOptions): Promise<AgentNode> {
       a.kill(signal);
       await a;
     },
-    async waitReady(timeoutMs = 20000) {
+    async waitReady(timeoutMs = 90000) {
       const until = Date.now() + timeoutMs;
       let last = '';
       while (Date.now() < until) {

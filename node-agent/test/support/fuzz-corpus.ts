@@ -221,11 +221,12 @@ export function buildFuzzCorpus(ctx: FuzzContext): FuzzCase[] {
       shim('malformed invalid-utf8', env(command), bad, 'error');
     }
     const oddJson = [
-      '', ' ', '\n', 'null', 'true', '0', '"string"', '[]', '[{}]', '{}', '{"cniVersion":"1.1.0"}', `{"__proto__":{"polluted":1},"cniVersion":"1.1.0","name":"x","type":"y","socketPath":${JSON.stringify(ctx.socketPath)}}`,
-      '{"constructor":{"prototype":{"polluted":1}},"cniVersion":"1.1.0"}', '{"cniVersion":"1.1.0","cniVersion":"9.9.9","name":"a","type":"b"}',
+      '', ' ', '\n', 'null', 'true', '0', '"string"', '[]', '[{}]', '{}', '{"cniVersion":"1.1.0"}',       '{"constructor":{"prototype":{"polluted":1}},"cniVersion":"1.1.0"}', '{"cniVersion":"1.1.0","cniVersion":"9.9.9","name":"a","type":"b"}',
       '{"a":1e999}', '{"a":-0}', baseText + 'garbage', baseText + baseText, '['.repeat(100000), '{"a":'.repeat(50000), '{' + '"k":1,'.repeat(20000) + '"z":1}',
     ];
     for (const t of oddJson) shim('malformed odd-json', env(command), t, 'error');
+    // Prototype-pollution keys: well-formed otherwise (JSON.parse makes "__proto__" an own key).
+    shim('malformed proto-keys', env(command), `{"__proto__":{"polluted":1},"cniVersion":"1.1.0","name":"x","type":"y","socketPath":${JSON.stringify(ctx.socketPath)}}`, expectFor(command));
     // A UTF-8 byte order mark is dropped when stdin is decoded: the request is still well-formed.
     shim('malformed bom', env(command), '\ufeff' + baseText, expectFor(command));
     // Huge: just over the 1 MiB bound, far over it, and under it on stdin but over it once escaped.

@@ -49,9 +49,15 @@ export async function listNetns(): Promise<string[]> {
 
 export async function createNetns(name: string): Promise<string> {
   if (!name.startsWith(TEST_NETNS_PREFIX)) throw new Error(`test netns ${name} must start with ${TEST_NETNS_PREFIX}`);
-  await execa('ip', ['netns', 'add', name]);
+  // Owner first: another run's cleanup must never see this namespace without an owner.
   await mkdir(OWNER_DIR, { recursive: true });
   await writeFile(`${OWNER_DIR}/${name}`, String(process.pid));
+  try {
+    await execa('ip', ['netns', 'add', name]);
+  } catch (e) {
+    await rm(`${OWNER_DIR}/${name}`, { force: true });
+    throw e;
+  }
   await execa('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
   return name;
 }
