@@ -22,7 +22,8 @@ export type ProcessEnv = Readonly<Record<string, string | undefined>>;
 export const ADD_CHECK_TIMEOUT_MS = 120_000;
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
-const CONTAINER_ID_RE = /^[A-Za-z0-9_.-]{1,128}$/;
+// Starts with a letter or digit so no value can look like a command-line option.
+const CONTAINER_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const IFNAME_MAX = 15;
 
 const supportedList = SUPPORTED_VERSIONS.join(', ');
@@ -124,7 +125,7 @@ export function validateEnv(command: CniCommand, env: ProcessEnv): ShimEnv {
     if (!ifname) throw envMissing('CNI_IFNAME', command);
     if (!netns && command !== 'DEL') throw envMissing('CNI_NETNS', command);
     if (!CONTAINER_ID_RE.test(containerId)) {
-      throw envInvalid('CNI_CONTAINERID', containerId, '1 to 128 characters of A-Z a-z 0-9 _ . -');
+      throw envInvalid('CNI_CONTAINERID', containerId, '1 to 128 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit');
     }
     if (!isValidIfname(ifname)) {
       throw envInvalid('CNI_IFNAME', ifname, `1 to ${IFNAME_MAX} characters, no "/" or whitespace, not "." or ".."`);

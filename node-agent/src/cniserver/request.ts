@@ -37,19 +37,20 @@ export interface CniCall {
   validAttachments?: ValidAttachment[];
 }
 
-const CONTAINER_ID = /^[A-Za-z0-9_.-]{1,128}$/;
-const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+// Starts with a letter or digit so no value can look like a command-line option.
+const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 // Kubernetes names: DNS-1123 subdomain / label; uid: UUID-ish.
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const K8S_UID = /^[A-Za-z0-9-]{1,64}$/;
 
 export function checkContainerId(v: string | undefined): string {
-  if (!v || !CONTAINER_ID.test(v)) throw invalidEnv(`CNI_CONTAINERID ${JSON.stringify(v ?? '')} is invalid: expected 1-128 characters of [A-Za-z0-9_.-]`);
+  if (!v || !CONTAINER_ID.test(v)) throw invalidEnv(`CNI_CONTAINERID ${JSON.stringify(v ?? '')} is invalid: expected 1-128 characters of [A-Za-z0-9_.-] starting with a letter or digit`);
   return v;
 }
 
 export function checkIfname(v: string | undefined): string {
-  if (!v || !IFNAME.test(v) || v === '.' || v === '..') throw invalidEnv(`CNI_IFNAME ${JSON.stringify(v ?? '')} is invalid: expected an interface name of 1-15 characters of [A-Za-z0-9_.-]`);
+  if (!v || !IFNAME.test(v) || v === '.' || v === '..') throw invalidEnv(`CNI_IFNAME ${JSON.stringify(v ?? '')} is invalid: expected an interface name of 1-15 characters of [A-Za-z0-9_.-] starting with a letter or digit`);
   return v;
 }
 
