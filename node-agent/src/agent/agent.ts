@@ -27,7 +27,7 @@ import { AgentQos } from '../qos/agent-qos.js'; // [qos] bandwidth limits (issue
 import { PodQos } from '../qos/controller.js'; // [qos]
 import { installCniConf, removeCniConf } from './cni-conf.js';
 import { FlowSync } from './flow-sync.js';
-import { FLOW_ROUND_KEY, setupNodeDatapath, type NodeDatapathState } from './node-datapath.js';
+import { setupNodeDatapath, type NodeDatapathState } from './node-datapath.js';
 import { VswitchdWatch } from './ovs-watch.js';
 import { join } from 'node:path';
 // --- loomctl debug API + policy audit (issue 9): begin ---
@@ -120,7 +120,7 @@ export class Agent {
     });
     const net = this.datapath.network;
     const ofctl = new OpenFlowClient({ bridge: c.bridge, target: `unix:${bridgeMgmtSocket(c)}` });
-    this.flows = new FlowSync(flowTable(ofctl), this.datapath.previousRound);
+    this.flows = new FlowSync(flowTable(ofctl), 0);
     const ipam = await IpamStore.open(c.stateDir, podCidr);
     // Load the netns-switching FFI now rather than on the first CNI ADD.
     const podSide = preparePodSide();
@@ -253,8 +253,7 @@ export class Agent {
   /** Recompute every desired flow and converge OVS to it under a new cookie round. */
   async resyncFlows(): Promise<void> {
     const net = this.datapath!.network;
-    const round = await this.flows!.resync((r) => this.desiredFlows(net, r));
-    await this.ovsdb!.setBridgeExternalIds(this.config.bridge, { [FLOW_ROUND_KEY]: String(round) });
+    await this.flows!.resync((r) => this.desiredFlows(net, r));
     this.scheduleFlowMetrics();
   }
 

@@ -120,7 +120,10 @@ export class FlowSync {
   resync(desired: FlowSource): Promise<number> {
     return this.exclusive(async () => {
       const installed = await this.table.dump();
-      const next = (this.round + 1) & 0xff;
+      // The round in use is read back from OVS (the pipeline's own flows), so nothing else has to
+      // remember it across restarts.
+      const current = installed.map((f) => decodeCookie(f.cookie)).find((d) => d.loom && d.kind === CookieKind.Pipeline)?.round ?? this.round;
+      const next = (current + 1) & 0xff;
       const staleRounds = new Set<number>();
       for (const f of installed) {
         const d = decodeCookie(f.cookie);

@@ -10,7 +10,6 @@ import { logger } from '../util/log.js';
 const log = logger('datapath');
 
 export const GATEWAY_OFPORT = 2;
-export const FLOW_ROUND_KEY = 'loom-flow-round';
 
 export interface NodeDatapathOptions {
   bridge: string;
@@ -22,8 +21,6 @@ export interface NodeDatapathOptions {
 export interface NodeDatapathState {
   network: NodeNetwork;
   datapathType: DatapathType;
-  /** cookie round of the flows installed by the previous agent run (0 when none) */
-  previousRound: number;
 }
 
 /** Locally administered unicast MAC 0a:58:<IPv4 bytes>. */
@@ -80,12 +77,9 @@ export async function setupNodeDatapath(ovsdb: OvsdbClient, o: NodeDatapathOptio
   await writeSysctl('net/ipv4/ip_forward', '1');
   await writeSysctl(`net/ipv6/conf/${o.gatewayInterface}/disable_ipv6`, '1').catch(() => undefined);
   await waitForMac(o.gatewayInterface, gatewayMac);
-  const ids = await ovsdb.getBridgeExternalIds(o.bridge);
-  const previousRound = Number(ids[FLOW_ROUND_KEY] ?? 0) & 0xff;
-  log.info('node datapath ready', { bridge: o.bridge, datapathType, gateway: o.gatewayInterface, gatewayIp, gatewayMac, gatewayOfport, previousRound });
+  log.info('node datapath ready', { bridge: o.bridge, datapathType, gateway: o.gatewayInterface, gatewayIp, gatewayMac, gatewayOfport });
   return {
     network: { gatewayOfport, gatewayMac, gatewayIp, podCidr: o.podCidr },
     datapathType,
-    previousRound,
   };
 }
