@@ -66,7 +66,14 @@ function readBounded(req: IncomingMessage, limit: number): Promise<Buffer[] | nu
  */
 function rejectTooLarge(req: IncomingMessage, res: ServerResponse, msg: string): void {
   res.shouldKeepAlive = false;
-  res.once('finish', () => req.socket.destroy());
+  res.once('finish', () => {
+    // Half-close and discard what the client is still sending for a moment before closing: closing
+    // with unread data makes the kernel send a reset, which can destroy the 413 before it is read.
+    const socket = req.socket;
+    socket.end();
+    socket.resume();
+    setTimeout(() => socket.destroy(), 1000).unref();
+  });
   send(res, 413, errorResponse(CniErrorCode.InvalidConfig, msg));
 }
 
