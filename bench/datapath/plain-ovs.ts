@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNetns, deleteNetns, listNetns } from '../../node-agent/test/support/netns.js';
+import { createNetns, deleteNetns, listNetns, isAlive } from '../../node-agent/test/support/netns.js';
 import { startOvsInstance, type OvsInstance } from '../../node-agent/test/support/ovs-instance.js';
 import { attachToUnderlay, createUnderlayBridge } from '../../e2e/lib/underlay.js';
 
@@ -106,14 +106,6 @@ async function removeNamespaces(): Promise<void> {
 /** Where node-agent/test/support/netns.ts records the pid that created each test namespace. */
 const NETNS_OWNER_DIR = '/run/loom-test-owners';
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Removes what a killed earlier run left; throws if a live process owns `loomt-dpb-*` namespaces. */
 async function removeLeftovers(): Promise<void> {

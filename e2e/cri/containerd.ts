@@ -5,6 +5,7 @@
 // containerd is started with `nsenter --net=...` (network namespace only), not `ip netns exec`:
 // it must stay in the host mount namespace so that the sandbox netns it bind-mounts under
 // /var/run/netns (a shared mount) is visible to loom-agent, which runs in its own mount namespace.
+import { isAlive } from '../../node-agent/test/support/netns.js';
 import { execa, type ResultPromise } from 'execa';
 import { appendFileSync, existsSync, readFileSync, watch } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
@@ -109,14 +110,6 @@ export function containerdConfigToml(dir: string, o: { sandboxImage: string; sna
   ].join('\n');
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function cmdline(pid: number): string[] {
   try {

@@ -3,21 +3,13 @@
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanupLeftovers, listNetns } from '../../node-agent/test/support/netns.js';
+import { cleanupLeftovers, listNetns, isAlive } from '../../node-agent/test/support/netns.js';
 
 /** File inside each harness temp dir that names the owning process. */
 export const OWNER_FILE = 'loomt-owner.pid';
 /** A dir without an owner file is left alone this long (it may be being created right now). */
 const UNOWNED_GRACE_MS = 60_000;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function markOwned(dir: string): Promise<void> {
   await writeFile(join(dir, OWNER_FILE), String(process.pid));

@@ -30,16 +30,8 @@ export interface FlowTable {
   dump(): Promise<InstalledFlow[]>;
 }
 
-export interface PodInterfaceSpec {
-  netnsPath: string;
-  ifname: string;
-  hostIfname: string;
-  mtu: number;
-  address: string;
-  gateway: string;
-  podMac: string;
-  disableTxChecksum: boolean;
-}
+export type { PodInterfaceSpec } from '../podnet/index.js';
+import type { PodInterfaceSpec } from '../podnet/index.js';
 
 export interface PodInterfaces {
   hostVethName(containerId: string, ifname: string): string;

@@ -12,7 +12,8 @@ const OWNER_DIR = '/run/loom-test-owners';
 /** Temporary directories younger than this are left alone by cleanupLeftovers (they may be in use). */
 const STALE_DIR_MS = 15 * 60 * 1000;
 
-function isAlive(pid: number): boolean {
+/** True while a process with this pid exists (signal 0 probe). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
