@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then echo "setup.sh must run as root (it installs Debian packages and creates network namespaces)" >&2; exit 1; fi
-PKGS=(openvswitch-switch iproute2 iputils-ping netcat-openbsd ethtool iptables nftables iperf3 containernetworking-plugins containerd runc busybox-static util-linux procps kmod openssl unzip)
+PKGS=(openvswitch-switch iproute2 iputils-ping netcat-openbsd tcpdump curl ethtool iptables nftables iperf3 containernetworking-plugins containerd runc busybox-static util-linux procps kmod openssl unzip)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
