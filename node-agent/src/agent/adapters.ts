@@ -7,7 +7,6 @@ import {
   deletePodInterface,
   hostInterfaceExists,
   hostVethName,
-  isPodNetError,
   listHostVeths,
 } from '../podnet/index.js';
 import type { BridgePorts, FlowTable, PodInterfaces } from './ports.js';
@@ -31,13 +30,8 @@ export function flowTable(ofctl: OpenFlowClient): FlowTable {
 export const podInterfaces: PodInterfaces = {
   hostVethName,
   create: async (spec) => {
-    try {
-      const r = await createPodInterface(spec);
-      return { hostMac: r.hostMac, podMac: r.podMac };
-    } catch (e) {
-      if (isPodNetError(e, 'ALREADY_EXISTS')) Object.assign(e as object, { code: 'EXISTS' });
-      throw e;
-    }
+    const r = await createPodInterface(spec);
+    return { hostMac: r.hostMac, podMac: r.podMac };
   },
   delete: (hostIfname) => deletePodInterface({ hostIfname }),
   check: (spec) => checkPodInterface(spec),

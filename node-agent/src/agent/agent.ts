@@ -2,7 +2,7 @@
 // Start-up is level-triggered: whatever happened before, the agent recomputes the desired state
 // from OVSDB, the IPAM store and Kubernetes, and converges the datapath to it.
 import { execa } from 'execa';
-import { type AgentConfig, bridgeMgmtSocket, cniConfPath, isStandalone, ovsdbRemote } from '../config/index.js';
+import { type AgentConfig, bridgeMgmtSocket, cniConfPath, isStandalone, ovsdbRemote, podMtu } from '../config/index.js';
 import { CniServer } from '../cniserver/server.js';
 import { makeShimHandler } from '../cniserver/handler.js';
 import { IpamStore } from '../ipam/store.js';
@@ -39,7 +39,6 @@ import { AuditController } from '../audit/controller.js';
 // --- loomctl debug API + policy audit: end ---
 
 const log = logger('agent');
-const VXLAN_OVERHEAD = 50;
 const TUNNEL_OFPORT = 1;
 
 export class Agent {
@@ -49,6 +48,7 @@ export class Agent {
   private server: CniServer | undefined;
   private http: HttpEndpoints | undefined;
   private datapath: NodeDatapathState | undefined;
+  private ofctl: OpenFlowClient | undefined;
   private kc: k8s.KubeConfig | undefined;
   private nodeInformer: ResilientInformer<k8s.V1Node> | undefined;
   private podInformer: ResilientInformer<k8s.V1Pod> | undefined;
@@ -119,8 +119,8 @@ export class Agent {
       datapathType: c.datapathType,
     });
     const net = this.datapath.network;
-    const ofctl = new OpenFlowClient({ bridge: c.bridge, target: `unix:${bridgeMgmtSocket(c)}` });
-    this.flows = new FlowSync(flowTable(ofctl), 0);
+    this.ofctl = new OpenFlowClient({ bridge: c.bridge, target: `unix:${bridgeMgmtSocket(c)}` });
+    this.flows = new FlowSync(flowTable(this.ofctl), 0);
     const ipam = await IpamStore.open(c.stateDir, podCidr);
     // Load the netns-switching FFI now rather than on the first CNI ADD.
     const podSide = preparePodSide();
@@ -133,7 +133,8 @@ export class Agent {
         ...(c.transportIP ? { transportIP: c.transportIP } : {}),
       });
     }
-    const mtu = c.mtu !== 0 ? c.mtu : this.underlay ? this.underlay.mtu - VXLAN_OVERHEAD : await this.podMtu();
+    // The configured MTU wins (podMtu ignores the transport MTU then): only look it up when needed.
+    const mtu = podMtu(c, this.underlay?.mtu ?? (c.mtu !== 0 ? 0 : await this.defaultRouteMtu()));
     if (this.underlay) {
       const tunOfport = await this.ovsdb.ensureTunnelPort(c.bridge, c.tunnelInterface, {
         type: 'vxlan',
@@ -331,8 +332,7 @@ export class Agent {
   }
 
   private async installedCookies(): Promise<Set<bigint>> {
-    const ofctl = new OpenFlowClient({ bridge: this.config.bridge, target: `unix:${bridgeMgmtSocket(this.config)}` });
-    return new Set((await ofctl.dumpFlows()).map((f) => f.cookie));
+    return new Set((await this.ofctl!.dumpFlows()).map((f) => f.cookie));
   }
 
   private flowMetricsTimer: NodeJS.Timeout | undefined;
@@ -363,10 +363,9 @@ export class Agent {
     return info.podCidr!;
   }
 
-  /** Pod MTU: configured, else the transport interface's MTU minus the VXLAN overhead. */
-  private async podMtu(): Promise<number> {
+  /** Transport MTU without an underlay (standalone): the default route's interface, else 1500. */
+  private async defaultRouteMtu(): Promise<number> {
     const c = this.config;
-    if (c.mtu !== 0) return c.mtu;
     let dev = c.transportInterface;
     if (!dev) {
       const r = await execa('ip', ['-j', 'route', 'show', 'default'], { reject: false });
@@ -384,7 +383,7 @@ export class Agent {
         log.warn('cannot read the transport MTU; assuming 1500', { interface: dev, error: errorMessage(e) });
       }
     }
-    return transportMtu - VXLAN_OVERHEAD;
+    return transportMtu;
   }
 
   // --- loomctl debug API + policy audit (issue 9): begin ---
@@ -405,7 +404,7 @@ export class Agent {
       nodes: () => this.nodeInformer?.list() ?? [],
       ruleIndex: () => this.policy?.compiler.rules() ?? new Map(),
       policyFlows: () => this.policy?.desiredFlows() ?? [],
-      dumpFlows: () => new OpenFlowClient({ bridge: c.bridge, target: `unix:${bridgeMgmtSocket(c)}` }).dumpFlows(),
+      dumpFlows: () => this.ofctl!.dumpFlows(),
     };
   }
   // --- loomctl debug API + policy audit: end ---

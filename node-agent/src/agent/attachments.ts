@@ -9,9 +9,10 @@ import type { IpamStore } from '../ipam/store.js';
 import { CookieKind, objectSelector } from '../pipeline/cookie.js';
 import type { Flow } from '../pipeline/flow.js';
 import { podAttachmentKey, podCookieId, podFlows, type NodeNetwork } from '../pipeline/pipeline.js';
-import { formatIpv4, parseCidr, parseIpv4 } from '../util/ipv4.js';
+import { cidrContains, parseCidr, parseIpv4 } from '../util/ipv4.js';
 import { KeyedMutex, UndoStack } from '../util/keyed-mutex.js';
 import { errorMessage, logger } from '../util/log.js';
+import { isPodNetError } from '../podnet/index.js';
 import type { FlowSync } from './flow-sync.js';
 import { macForIp } from './node-datapath.js';
 import type { BridgePorts, FlowOp, PodInterfaces, PodInterfaceSpec } from './ports.js';
@@ -282,7 +283,8 @@ export class Attachments {
         if (held === a.ip) return { state: s, value: undefined };
         return { state: adopt(s, a.ip, { containerId: a.containerId, ifname: a.ifname }), value: undefined };
       });
-      if (parseIpv4(a.ip) === null || !cidrContainsIp(cidr, a.ip)) log.warn('attachment IP is outside the current pod CIDR', { pod: podName(a), ip: a.ip });
+      const ipNum = parseIpv4(a.ip);
+      if (ipNum === null || !cidrContains(cidr, ipNum)) log.warn('attachment IP is outside the current pod CIDR', { pod: podName(a), ip: a.ip });
       this.byKey.set(a.key, a);
     }
     await this.collectLeaks(new Set(this.byKey.keys()));
@@ -338,11 +340,6 @@ export class Attachments {
   }
 }
 
-function cidrContainsIp(c: NonNullable<ReturnType<typeof parseCidr>>, ip: string): boolean {
-  const n = parseIpv4(ip)!;
-  return n >= c.network && n < c.network + c.size;
-}
-
 export function podName(a: { podNamespace?: string; podName?: string; containerId: string }): string {
   return a.podNamespace && a.podName ? `${a.podNamespace}/${a.podName}` : `container ${a.containerId.slice(0, 12)}`;
 }
@@ -388,9 +385,8 @@ export function attachmentFromPort(p: { name: string; ofport: number; externalId
 function toCniError(e: unknown): CniError {
   if (e instanceof CniError) return e;
   if (e instanceof IpamError && e.reason === 'exhausted') return new CniError(CniErrorCode.IpamExhausted, e.message);
-  const err = e as { code?: string; message?: string };
-  if (err && err.code === 'EXISTS') return new CniError(CniErrorCode.InvalidConfig, errorMessage(e));
+  // The interface already exists in the pod (CNI: ADD must fail) or a value was refused: the request is at fault.
+  if (isPodNetError(e, 'ALREADY_EXISTS')) return new CniError(CniErrorCode.InvalidConfig, errorMessage(e));
   return new CniError(CniErrorCode.DatapathFailure, `pod network setup failed: ${errorMessage(e)}`, 'the node was left unchanged; see the loom-agent log for details');
 }
 
-export { formatIpv4 };
