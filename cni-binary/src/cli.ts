@@ -1,5 +1,4 @@
 // loom-cni's logic: environment + stdin -> validated request -> loom-agent -> what to print.
-import type { Readable } from 'node:stream';
 import { postToAgent } from './agent-client.js';
 import { agentOutcome, asFailure, failureOutcome, successOutcome, type Outcome } from './outcome.js';
 import { MAX_REQUEST_BYTES } from './protocol.js';
@@ -16,7 +15,7 @@ import {
   type ProcessEnv,
 } from './request.js';
 import { CNI_SPEC_VERSION } from './spec.js';
-import { readBounded } from './stdin.js';
+import { readBounded, readStdin, stdinStream, type StdinSource } from './stdin.js';
 
 /** How long VERSION waits for stdin before answering without it (podman may leave it open). */
 export const VERSION_STDIN_WAIT_MS = 1000;
@@ -26,15 +25,13 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-export type StdinStream = Readable & { isTTY?: boolean };
-
-export async function runCni(env: ProcessEnv, stdin: StdinStream, options: RunOptions = {}): Promise<Outcome> {
+export async function runCni(env: ProcessEnv, stdin: StdinSource, options: RunOptions = {}): Promise<Outcome> {
   let errorVersion = CNI_SPEC_VERSION;
   try {
     const command = parseCommand(env['CNI_COMMAND']);
-    if (command === 'VERSION') return successOutcome(versionAnswer(await readStdinForVersion(stdin)));
+    if (command === 'VERSION') return successOutcome(versionAnswer(await readStdinForVersion(stdinStream(stdin))));
 
-    const text = await readBounded(stdin, MAX_REQUEST_BYTES);
+    const text = await readStdin(stdin, MAX_REQUEST_BYTES);
     const parsed = decodeJson(text);
     errorVersion = errorVersionOf(parsed);
     const conf = validateNetConf(parsed);
@@ -49,7 +46,7 @@ export async function runCni(env: ProcessEnv, stdin: StdinStream, options: RunOp
 }
 
 /** VERSION must answer even with no, empty, endless or unreadable stdin. */
-async function readStdinForVersion(stdin: StdinStream): Promise<string | undefined> {
+async function readStdinForVersion(stdin: ReturnType<typeof stdinStream>): Promise<string | undefined> {
   if (stdin.isTTY) return undefined;
   let timer: NodeJS.Timeout | undefined;
   const giveUp = new Promise<undefined>((resolve) => {

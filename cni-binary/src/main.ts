@@ -4,6 +4,7 @@ import { writeSync } from 'node:fs';
 import { runCni } from './cli.js';
 import { asFailure, failureOutcome, type Outcome } from './outcome.js';
 import { CNI_SPEC_VERSION } from './spec.js';
+import { FdStdin } from './stdin.js';
 
 let finished = false;
 
@@ -43,4 +44,5 @@ process.on('unhandledRejection', fatal);
 if (!process.env.CNI_COMMAND && (process.argv.includes('--help') || process.argv.includes('-h'))) {
   finish({ stdout: USAGE, exitCode: 0 });
 }
-runCni(process.env, process.stdin).then(finish, fatal);
+// fd 0 is read directly; process.stdin (a stream, costly to set up) only when fd 0 is non-blocking.
+runCni(process.env, new FdStdin(0, () => process.stdin)).then(finish, fatal);

@@ -1,10 +1,13 @@
 // The real dist/loom-cni (Node SEA) run the way a container runtime runs it: minimal env, config on stdin.
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ShimRequest } from '../src/protocol.js';
 import { SUPPORTED_VERSIONS } from '../src/spec.js';
 import { assertCniError } from './support/assert-cni.js';
-import { ensureBinaryBuilt, runBinary, type RunResult } from './support/binary.js';
+import { ensureBinaryBuilt, LOOM_CNI_BINARY, runBinary, type RunResult } from './support/binary.js';
 import { errorAnswer, okAnswer, startStubAgent, type StubAgent } from './support/stub-agent.js';
 
 const CONTAINER_ID = 'f'.repeat(64);
@@ -100,6 +103,30 @@ describe('loom-cni executable', function () {
         assert.equal(run.exitCode, 0, run.stdout);
       }
       assert.deepEqual(agent.requests.map((_, i) => forwarded(agent, i).env), [{ CNI_COMMAND: 'STATUS' }, { CNI_COMMAND: 'GC' }]);
+    });
+    it('reads a configuration that arrives late on a non-blocking stdin (falls back to the stream)', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'loom-cni-fifo-'));
+      try {
+        const fifo = join(dir, 'stdin');
+        execFileSync('mkfifo', [fifo]);
+        // O_NONBLOCK is shared with the child through the inherited open file description.
+        const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+        const wfd = openSync(fifo, constants.O_WRONLY);
+        const child = spawn(LOOM_CNI_BINARY, [], { env: addEnv(), stdio: [rfd, 'pipe', 'pipe'] });
+        closeSync(rfd);
+        const out: Buffer[] = [];
+        child.stdout!.on('data', (c: Buffer) => out.push(c));
+        const exited = new Promise<number | null>((r) => child.on('close', r));
+        const text = netconf(agent.socketPath);
+        writeSync(wfd, text.slice(0, 20));
+        await new Promise((r) => setTimeout(r, 300));
+        writeSync(wfd, text.slice(20));
+        closeSync(wfd);
+        assert.equal(await exited, 0, Buffer.concat(out).toString());
+        assert.equal(forwarded(agent).stdin, text);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
     it('passes an agent error through with exit 1', async () => {
       agent.respond(() => errorAnswer(100, 'IPAM exhausted: no free address in 10.244.1.0/24', 'delete unused pods'));

@@ -11,6 +11,7 @@ import type { Flow } from '../pipeline/flow.js';
 import { podAttachmentKey, podCookieId, podFlows, type NodeNetwork } from '../pipeline/pipeline.js';
 import { cidrContains, parseCidr, parseIpv4 } from '../util/ipv4.js';
 import { KeyedMutex, UndoStack } from '../util/keyed-mutex.js';
+import { StepTimer } from '../util/step-timer.js';
 import { errorMessage, logger } from '../util/log.js';
 import { isPodNetError } from '../podnet/index.js';
 import type { FlowSync } from './flow-sync.js';
@@ -112,6 +113,7 @@ export class Attachments {
       const cidr = parseCidr(net.podCidr)!;
       const undo = new UndoStack();
       const pod = call.pod;
+      const steps = new StepTimer();
       this.inflight.set(key, this.deps.interfaces.hostVethName(call.containerId, call.ifname));
       try {
         const ip = await this.deps.ipam.update((s) => {
@@ -123,6 +125,7 @@ export class Attachments {
           });
           return { state: r.state, value: r.ip };
         });
+        steps.lap('ipam');
         undo.push('release IP', () => this.release(call.containerId, call.ifname));
 
         const hostIfname = this.deps.interfaces.hostVethName(call.containerId, call.ifname);
@@ -137,6 +140,7 @@ export class Attachments {
           disableTxChecksum: this.deps.disableTxChecksum,
         };
         const iface = await this.deps.interfaces.create(spec);
+        steps.lap('veth');
         undo.push('delete veth', () => this.deps.interfaces.delete(hostIfname));
 
         const a: Attachment = {
@@ -153,15 +157,18 @@ export class Attachments {
           ofport: 0,
         };
         a.ofport = await this.deps.ports.addPort(hostIfname, externalIdsOf(a));
+        steps.lap('ovsPort');
         undo.push('delete OVS port', () => this.deps.ports.deletePort(hostIfname));
         // [qos] begin: bandwidth limits (an invalid value fails the ADD with CNI code 103)
         if (this.deps.qos) {
           undo.push('remove bandwidth limits', () => this.deps.qos!.remove(a));
           await this.deps.qos.add(a, call);
+          steps.lap('qos');
         }
         // [qos] end
 
         const extra = this.deps.extraPodOps ? await this.deps.extraPodOps(a) : () => [];
+        steps.lap('policy');
         undo.push('delete flows', async () => {
           await this.deps.flows.removeObject(CookieKind.Pod, podCookieId(key));
           this.deps.onDetached?.(a);
@@ -172,10 +179,11 @@ export class Attachments {
           ...this.flowsFor(a, 0).map((flow) => ({ op: 'add' as const, flow })),
           ...extra(),
         ]);
+        steps.lap('flows');
 
         this.byKey.set(key, a);
         this.changed();
-        log.info('pod attached', { pod: podName(a), containerId: a.containerId, ifname: a.ifname, ip, ofport: a.ofport, port: hostIfname });
+        log.info('pod attached', { pod: podName(a), containerId: a.containerId, ifname: a.ifname, ip, ofport: a.ofport, port: hostIfname, stepsMs: steps.laps });
         return buildAddResult({
           cniVersion: call.cniVersion,
           hostIfname,
