@@ -13,7 +13,7 @@ import type { BridgePorts, FlowTable, PodInterfaces } from './ports.js';
 
 export function bridgePorts(ovsdb: OvsdbClient, bridge: string): BridgePorts {
   return {
-    addPort: (name, externalIds) => ovsdb.addPort(bridge, name, { externalIds }),
+    addPort: (name, externalIds, ofportRequest) => ovsdb.addPort(bridge, name, ofportRequest === undefined ? { externalIds } : { externalIds, ofportRequest }),
     deletePort: (name) => ovsdb.deletePort(bridge, name),
     listPorts: async () =>
       (await ovsdb.listPorts(bridge)).map((p) => ({ name: p.name, ofport: p.ofport ?? -1, externalIds: p.externalIds })),
@@ -29,8 +29,8 @@ export function flowTable(ofctl: OpenFlowClient): FlowTable {
 
 export const podInterfaces: PodInterfaces = {
   hostVethName,
-  create: async (spec) => {
-    const r = await createPodInterface(spec);
+  create: async (spec, paired) => {
+    const r = await createPodInterface(spec, paired ? { paired } : {});
     return { hostMac: r.hostMac, podMac: r.podMac };
   },
   delete: (hostIfname) => deletePodInterface({ hostIfname }),

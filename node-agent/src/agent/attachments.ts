@@ -21,6 +21,11 @@ import type { AttachmentQosHooks } from '../qos/agent-qos.js'; // [qos] bandwidt
 
 const log = logger('attachments');
 
+/** Pod ports get OpenFlow port numbers from here up (1 and 2 are the tunnel and the gateway). */
+export const FIRST_POD_OFPORT = 3;
+/** Highest OpenFlow port number OVS assigns (OFPP_MAX in OpenFlow 1.0 numbering). */
+const MAX_OFPORT = 0xfeff;
+
 /** external_ids keys on a pod's OVS port: everything needed to rebuild the attachment after a restart. */
 export const ExtId = {
   ContainerId: 'loom-container-id',
@@ -81,6 +86,10 @@ export class Attachments {
   private readonly locks = new KeyedMutex();
   /** ADDs in progress: GC and leak collection must not touch what they are creating. */
   private readonly inflight = new Map<string, string>(); // key -> host veth name
+  /** OpenFlow port numbers requested by ADDs in progress. */
+  private readonly reservedOfports = new Map<string, number>(); // key -> ofport
+  /** OpenFlow port numbers of bridge ports that are not pod attachments (gateway, tunnel, others). */
+  private foreignOfports = new Set<number>();
 
   constructor(private readonly deps: AttachmentsDeps) {}
 
@@ -100,6 +109,13 @@ export class Attachments {
     this.deps.onChange?.(this.list());
   }
 
+  /**
+   * ADD. The IP is chosen in memory first; then four branches run at once and are all awaited
+   * before answering: writing the IPAM store, installing the pod's flows (the OpenFlow port number
+   * is requested from OVS, so flows need not wait for the port), creating the veth, and — as soon
+   * as the veth pair exists — attaching its host end to the bridge while both ends are configured.
+   * Any failure undoes every branch that started.
+   */
   async add(call: CniCall): Promise<CniResult> {
     const key = podAttachmentKey(call.containerId, call.ifname);
     return this.locks.run(key, async () => {
@@ -114,9 +130,10 @@ export class Attachments {
       const undo = new UndoStack();
       const pod = call.pod;
       const steps = new StepTimer();
-      this.inflight.set(key, this.deps.interfaces.hostVethName(call.containerId, call.ifname));
+      const hostIfname = this.deps.interfaces.hostVethName(call.containerId, call.ifname);
+      this.inflight.set(key, hostIfname);
       try {
-        const ip = await this.deps.ipam.update((s) => {
+        const staged = this.deps.ipam.stage((s) => {
           const r = allocate(s, {
             containerId: call.containerId,
             ifname: call.ifname,
@@ -125,10 +142,10 @@ export class Attachments {
           });
           return { state: r.state, value: r.ip };
         });
-        steps.lap('ipam');
+        const ip = staged.value;
         undo.push('release IP', () => this.release(call.containerId, call.ifname));
 
-        const hostIfname = this.deps.interfaces.hostVethName(call.containerId, call.ifname);
+        const ofportRequest = this.reserveOfport(key);
         const spec: PodInterfaceSpec = {
           netnsPath: call.netns,
           ifname: call.ifname,
@@ -139,10 +156,6 @@ export class Attachments {
           podMac: podMacFor(ip),
           disableTxChecksum: this.deps.disableTxChecksum,
         };
-        const iface = await this.deps.interfaces.create(spec);
-        steps.lap('veth');
-        undo.push('delete veth', () => this.deps.interfaces.delete(hostIfname));
-
         const a: Attachment = {
           key,
           containerId: call.containerId,
@@ -151,38 +164,47 @@ export class Attachments {
           ...(pod ? { podNamespace: pod.namespace, podName: pod.name } : {}),
           ...(pod?.uid ? { podUid: pod.uid } : {}),
           ip,
-          mac: iface.podMac,
+          mac: spec.podMac!,
           mtu: this.deps.podMtu,
           hostIfname,
-          ofport: 0,
+          ofport: ofportRequest,
         };
-        a.ofport = await this.deps.ports.addPort(hostIfname, externalIdsOf(a));
-        steps.lap('ovsPort');
-        undo.push('delete OVS port', () => this.deps.ports.deletePort(hostIfname));
-        // [qos] begin: bandwidth limits (an invalid value fails the ADD with CNI code 103)
-        if (this.deps.qos) {
-          undo.push('remove bandwidth limits', () => this.deps.qos!.remove(a));
-          await this.deps.qos.add(a, call);
-          steps.lap('qos');
-        }
-        // [qos] end
 
-        const extra = this.deps.extraPodOps ? await this.deps.extraPodOps(a) : () => [];
-        steps.lap('policy');
         undo.push('delete flows', async () => {
           await this.deps.flows.removeObject(CookieKind.Pod, podCookieId(key));
           this.deps.onDetached?.(a);
         });
-        const sel = objectSelector(CookieKind.Pod, podCookieId(key));
-        await this.deps.flows.applyOps([
-          { op: 'delete', cookie: sel.cookie, mask: sel.mask },
-          ...this.flowsFor(a, 0).map((flow) => ({ op: 'add' as const, flow })),
-          ...extra(),
+        undo.push('delete veth', () => this.deps.interfaces.delete(hostIfname));
+        undo.push('delete OVS port', () => this.deps.ports.deletePort(hostIfname));
+        let portAdded: Promise<number> | undefined;
+        const branches = await Promise.allSettled([
+          steps.track('veth', this.deps.interfaces.create(spec, () => {
+            portAdded = steps.track('ovsPort', this.deps.ports.addPort(hostIfname, externalIdsOf(a), ofportRequest));
+          })),
+          steps.track('flows', this.installPodFlows(a, steps)),
+          steps.track('ipamWrite', staged.durable),
         ]);
-        steps.lap('flows');
+        const port = portAdded === undefined ? undefined : (await Promise.allSettled([portAdded]))[0]!;
+        // Report the most telling failure: the interface, then the port, then the rest.
+        for (const r of [branches[0], port, branches[1], branches[2]]) if (r?.status === 'rejected') throw r.reason;
+        const iface = (branches[0] as PromiseFulfilledResult<{ hostMac: string; podMac: string }>).value;
+        const ofport = (port as PromiseFulfilledResult<number>).value;
+        if (ofport !== ofportRequest) {
+          // Another port held the number (OVS gave this one a different port): redo the flows.
+          log.warn('OVS did not grant the requested OpenFlow port; reinstalling the pod flows', { pod: podName(a), requested: ofportRequest, granted: ofport });
+          a.ofport = ofport;
+          await this.installPodFlows(a, steps);
+        }
+        // [qos] begin: bandwidth limits (an invalid value fails the ADD with CNI code 103)
+        if (this.deps.qos) {
+          undo.push('remove bandwidth limits', () => this.deps.qos!.remove(a));
+          await steps.track('qos', this.deps.qos.add(a, call));
+        }
+        // [qos] end
 
         this.byKey.set(key, a);
         this.changed();
+        steps.lap('total');
         log.info('pod attached', { pod: podName(a), containerId: a.containerId, ifname: a.ifname, ip, ofport: a.ofport, port: hostIfname, stepsMs: steps.laps });
         return buildAddResult({
           cniVersion: call.cniVersion,
@@ -201,8 +223,35 @@ export class Attachments {
         throw toCniError(e);
       } finally {
         this.inflight.delete(key);
+        this.reservedOfports.delete(key);
       }
     });
+  }
+
+  /** The pod's flows plus what others (NetworkPolicy) add for it, in one bundle replacing older ones. */
+  private async installPodFlows(a: Attachment, steps: StepTimer): Promise<void> {
+    const extra = this.deps.extraPodOps ? await steps.track('policy', this.deps.extraPodOps(a)) : () => [];
+    const sel = objectSelector(CookieKind.Pod, podCookieId(a.key));
+    await this.deps.flows.applyOps([
+      { op: 'delete', cookie: sel.cookie, mask: sel.mask },
+      ...this.flowsFor(a, 0).map((flow) => ({ op: 'add' as const, flow })),
+      ...extra(),
+    ]);
+  }
+
+  /**
+   * The lowest OpenFlow port number held by no attachment, no ADD in flight and no other port seen
+   * on the bridge. Requesting a number another port got automatically would make OVS renumber that
+   * port, so every number in use must be avoided.
+   */
+  private reserveOfport(key: string): number {
+    const used = new Set<number>([...this.foreignOfports, ...this.reservedOfports.values()]);
+    for (const a of this.byKey.values()) used.add(a.ofport);
+    let n = FIRST_POD_OFPORT;
+    while (used.has(n)) n++;
+    if (n > MAX_OFPORT) throw new CniError(CniErrorCode.DatapathFailure, `no free OpenFlow port number on the bridge (all ${MAX_OFPORT} are in use)`);
+    this.reservedOfports.set(key, n);
+    return n;
   }
 
   /** DEL: best effort and idempotent; works without netns, without prevResult and when repeated. */
@@ -277,6 +326,7 @@ export class Attachments {
   async recover(): Promise<Attachment[]> {
     const ports = await this.deps.ports.listPorts();
     const cidr = parseCidr(this.deps.network().podCidr)!;
+    this.foreignOfports = new Set(ports.filter((p) => attachmentFromPort(p) === undefined && p.ofport > 0).map((p) => p.ofport));
     for (const p of ports) {
       const a = attachmentFromPort(p);
       if (!a) continue;

@@ -8,8 +8,11 @@ export interface OvsPortInfo {
 }
 
 export interface BridgePorts {
-  /** Add (or re-add) a port and return its ofport once OVS assigned it. */
-  addPort(name: string, externalIds: Record<string, string>): Promise<number>;
+  /**
+   * Add (or re-add) a port and return its ofport once OVS assigned it. With `ofportRequest`, OVS
+   * uses that number unless another port holds it (the caller must compare).
+   */
+  addPort(name: string, externalIds: Record<string, string>, ofportRequest?: number): Promise<number>;
   /** Idempotent. */
   deletePort(name: string): Promise<void>;
   listPorts(): Promise<OvsPortInfo[]>;
@@ -35,7 +38,8 @@ import type { PodInterfaceSpec } from '../podnet/index.js';
 
 export interface PodInterfaces {
   hostVethName(containerId: string, ifname: string): string;
-  create(spec: PodInterfaceSpec): Promise<{ hostMac: string; podMac: string }>;
+  /** `paired` runs as soon as the veth pair exists, while its ends are still being configured. */
+  create(spec: PodInterfaceSpec, paired?: () => void): Promise<{ hostMac: string; podMac: string }>;
   delete(hostIfname: string): Promise<void>;
   check(spec: PodInterfaceSpec): Promise<string[]>;
   hostVethExists(hostIfname: string): Promise<boolean>;

@@ -56,8 +56,16 @@ async function openNetns(netnsPath: string): Promise<import('node:fs/promises').
   }
 }
 
+export interface CreateHooks {
+  /**
+   * Called once the veth pair exists, before its ends are configured: lets the caller attach the
+   * host end (e.g. to an OVS bridge) while the configuration runs. Not called when creation fails.
+   */
+  paired?: () => void;
+}
+
 /** Create the pod's veth (peer born in the pod netns) and configure both ends. */
-export async function createPodInterface(spec: PodInterfaceSpec): Promise<PodInterfaceResult> {
+export async function createPodInterface(spec: PodInterfaceSpec, hooks: CreateHooks = {}): Promise<PodInterfaceResult> {
   const netnsPath = validateNetnsPath('netnsPath', spec.netnsPath);
   const ifname = validateIfname('ifname', spec.ifname);
   const hostIfname = validateIfname('hostIfname', spec.hostIfname);
@@ -74,6 +82,7 @@ export async function createPodInterface(spec: PodInterfaceSpec): Promise<PodInt
     } catch (err) {
       throw await explainCreateError(err, { netnsPath, ifname, hostIfname });
     }
+    hooks.paired?.();
     try {
       writeHostVethSysctls(hostIfname); // before link up: no IPv6 link-local, no ARP answers ever
       await Promise.all([

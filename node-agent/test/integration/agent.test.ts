@@ -120,6 +120,41 @@ describe('loom-agent + loom-cni on one node (real OVS, netdev datapath)', functi
     assert.notEqual(inPod.exitCode, 0, 'eth0 gone from the pod');
   });
 
+  it('pod ports get the OpenFlow port they request; when another port holds it, the flows follow the port OVS gave', async () => {
+    const ofportOf = async (port: string) => Number((await nsExec(node.netns, 'ovs-vsctl', [`--db=${node.ovs.dbSock}`, 'get', 'Interface', port, 'ofport'])).stdout.trim());
+    const portOfPod = async (podNs: string) => {
+      const ports = await nsExec(node.netns, 'ovs-vsctl', [`--db=${node.ovs.dbSock}`, '--columns=name,external_ids', '--format=json', 'list', 'Interface']);
+      const rows = (JSON.parse(ports.stdout) as { data: Array<[string, [string, Array<[string, string]>]]> }).data;
+      return rows.find(([, [, ids]]) => ids.some(([k, v]) => k === 'loom-netns' && v.endsWith(podNs)))![0];
+    };
+    const first = await add('ofp1');
+    const granted = await ofportOf(await portOfPod('loomt-ag-ofp1'));
+    assert.ok(granted >= 3, `pod ports start above the tunnel (1) and gateway (2): got ${granted}`);
+    // A port the agent does not know takes the next free number behind its back (internal ports
+    // need no device); the next pod asks for that number, gets another, and must still work.
+    const used = new Set<number>();
+    for (const p of await ovsPorts(node)) used.add(await ofportOf(p));
+    let squat = 3;
+    while (used.has(squat)) squat++;
+    await nsExec(node.netns, 'ovs-vsctl', [`--db=${node.ovs.dbSock}`, 'add-port', 'br-int', 'lmsquat0', '--', 'set', 'Interface', 'lmsquat0', 'type=internal', `ofport_request=${squat}`]);
+    try {
+      const second = await add('ofp2');
+      const secondPort = await ofportOf(await portOfPod('loomt-ag-ofp2'));
+      assert.notEqual(secondPort, squat, 'OVS gave the pod another number');
+      const warned = (await readFile(node.logFile, 'utf8')).split('\n').filter((l) => l.includes('did not grant the requested OpenFlow port'));
+      assert.equal(warned.length, 1, 'the agent asked for the taken number and noticed');
+      assert.equal(JSON.parse(warned[0]!).requested, squat);
+      assert.equal(await ofportOf('lmsquat0'), squat, 'the other port kept its number');
+      assert.equal((await ping('loomt-ag-ofp2', GW)).exitCode, 0, 'the pod reaches the gateway through its real port');
+      assert.equal((await ping('loomt-ag-ofp2', first.ip)).exitCode, 0, 'and the other pod');
+      const flows = await nsExec(node.netns, 'ovs-ofctl', ['dump-flows', '--no-stats', node.ovs.mgmt('br-int'), `in_port=${squat}`]);
+      assert.equal(flows.stdout.split('\n').filter((l) => l.includes('cookie=')).length, 0, `no pod flow left on the number it did not get: ${flows.stdout}`);
+      assert.equal(second.ip === first.ip, false);
+    } finally {
+      await nsExec(node.netns, 'ovs-vsctl', [`--db=${node.ovs.dbSock}`, '--if-exists', 'del-port', 'br-int', 'lmsquat0']);
+    }
+  });
+
   it('a failing ADD rolls everything back', async () => {
     const portsBefore = await ovsPorts(node);
     const allocsBefore = Object.keys(await ipamAllocations(node)).length;

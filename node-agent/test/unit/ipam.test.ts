@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adopt, allocate, emptyIpamState, findByOwner, IpamError, releaseOwner } from '../../src/ipam/allocator.js';
@@ -85,6 +85,44 @@ describe('ipam store', () => {
     await assert.rejects(store.update((s) => { const r = allocate(s, owner('b')); return { state: r.state, value: r.ip }; }), /no free IP/);
     const released = await store.update((s) => { const r = releaseOwner(s, 'a', 'eth0'); return { state: r.state, value: r.released }; });
     assert.deepEqual(released, ['10.244.4.2']);
+  });
+
+  it('stage: the value is there at once, later changes see it, and durable resolves once it is on disk', async () => {
+    const store = await IpamStore.open(dir, '10.244.5.0/24');
+    const alloc = (c: string) => store.stage((s) => { const r = allocate(s, owner(c)); return { state: r.state, value: r.ip }; });
+    const a = alloc('a');
+    const b = alloc('b'); // staged while a's write is in flight
+    assert.notEqual(a.value, b.value);
+    assert.equal(findByOwner(store.current, 'b', 'eth0'), b.value);
+    await Promise.all([a.durable, b.durable]);
+    const onDisk = JSON.parse(await readFile(join(dir, 'ipam.json'), 'utf8'));
+    assert.deepEqual(Object.keys(onDisk.allocations).sort(), [a.value, b.value].sort());
+    // A read-only change still waits for writes it may have read from.
+    const c = alloc('c');
+    const peek = store.stage((s) => ({ state: s, value: findByOwner(s, 'c', 'eth0') }));
+    assert.equal(peek.value, c.value);
+    await peek.durable;
+    assert.ok(JSON.parse(await readFile(join(dir, 'ipam.json'), 'utf8')).allocations[c.value]);
+  });
+
+  it('stage: a failed write rejects durable, memory keeps the change, and the next write catches the disk up', async () => {
+    const store = await IpamStore.open(dir, '10.244.6.0/24');
+    await rm(dir, { recursive: true, force: true }); // the state directory disappears: the write fails
+    const a = store.stage((s) => { const r = allocate(s, owner('a')); return { state: r.state, value: r.ip }; });
+    await assert.rejects(a.durable, /ENOENT/);
+    assert.equal(findByOwner(store.current, 'a', 'eth0'), a.value);
+    await mkdir(dir, { recursive: true });
+    const b = await store.update((s) => { const r = allocate(s, owner('b')); return { state: r.state, value: r.ip }; });
+    const onDisk = JSON.parse(await readFile(join(dir, 'ipam.json'), 'utf8'));
+    assert.deepEqual(Object.keys(onDisk.allocations).sort(), [a.value, b].sort());
+  });
+
+  it('stage: a change that throws throws at once and changes nothing', async () => {
+    const store = await IpamStore.open(dir, '10.244.4.0/30');
+    store.stage((s) => { const r = allocate(s, owner('a')); return { state: r.state, value: r.ip }; });
+    const before = store.current;
+    assert.throws(() => store.stage((s) => { const r = allocate(s, owner('b')); return { state: r.state, value: r.ip }; }), /no free IP/);
+    assert.equal(store.current, before);
   });
 
   it('refuses a corrupt state file with a clear error', async () => {
