@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 // Build dist/loom-cni, a Node 24 Single Executable Application, fully offline:
-// esbuild bundle (one CommonJS file, built-ins only) -> SEA blob -> copy of node -> postject.
+// esbuild bundle (one CommonJS file, built-ins only) -> SEA (scripts/sea.mjs).
 // Also leaves dist/loom-cni.cjs (the bundle) for quick runs with `node`.
 // Usage: node scripts/build-cni.mjs   (prints the output path)
-import { execFileSync } from 'node:child_process';
-import { builtinModules, createRequire } from 'node:module';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildSea } from './sea.mjs';
 
-const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const REQUIRED_NODE_MAJOR = 24;
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -17,16 +16,6 @@ const entry = join(root, 'cni-binary', 'src', 'main.ts');
 const distDir = join(root, 'dist');
 const bundlePath = join(distDir, 'loom-cni.cjs');
 const outPath = join(distDir, 'loom-cni');
-const require = createRequire(import.meta.url);
-
-/** Run a program quietly; on failure show its output and stop. */
-function run(file, args) {
-  try {
-    execFileSync(file, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-  } catch (err) {
-    fail(`${[file, ...args].join(' ')} failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
-  }
-}
 
 function fail(msg) {
   throw new Error(msg);
@@ -66,30 +55,9 @@ async function build() {
       fail('the bundle contains a require()/import() of a computed name; only literal built-in modules are allowed');
     }
 
-    // 2. SEA preparation blob.
-    const seaConfig = {
-      main: join(work, 'loom-cni.cjs'),
-      output: join(work, 'sea-prep.blob'),
-      disableExperimentalSEAWarning: true,
-      useCodeCache: true,
-      useSnapshot: false,
-      // Ignore NODE_OPTIONS and the like: the plugin inherits its caller's environment, which must
-      // not be able to make it load other code (e.g. NODE_OPTIONS=--require x.js).
-      execArgvExtension: 'none',
-    };
-    writeFileSync(join(work, 'sea.json'), JSON.stringify(seaConfig, null, 2));
-    run(process.execPath, ['--experimental-sea-config', join(work, 'sea.json')]);
-
-    // 3. Copy node and inject the blob.
-    const binary = join(work, 'loom-cni');
-    copyFileSync(process.execPath, binary);
-    const postjectCli = join(dirname(require.resolve('postject/package.json')), 'dist', 'cli.js');
-    run(process.execPath, [postjectCli, binary, 'NODE_SEA_BLOB', join(work, 'sea-prep.blob'), '--sentinel-fuse', SENTINEL_FUSE]);
-    chmodSync(binary, 0o755);
-
-    // 4. Publish atomically (a running old binary is unaffected by rename).
+    // 2. SEA (blob with code cache, copy of node, postject), published atomically; then the bundle.
+    buildSea(join(work, 'loom-cni.cjs'), outPath);
     renameSync(join(work, 'loom-cni.cjs'), bundlePath);
-    renameSync(binary, outPath);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -268,8 +268,7 @@ export class Attachments {
       const hostIfname = this.deps.interfaces.hostVethName(containerId, ifname);
       await this.deps.flows.removeObject(CookieKind.Pod, podCookieId(key));
       await this.deps.qos?.remove({ containerId, ifname, netns: '', hostIfname }); // [qos]
-      await this.deps.ports.deletePort(hostIfname);
-      await this.deps.interfaces.delete(hostIfname);
+      await this.unwire(hostIfname);
       await this.release(containerId, ifname);
     });
   }
@@ -384,10 +383,16 @@ export class Attachments {
     this.byKey.delete(a.key);
     this.deps.onDetached?.(a);
     await this.deps.qos?.remove(a); // [qos]
-    await this.deps.ports.deletePort(a.hostIfname);
-    await this.deps.interfaces.delete(a.hostIfname);
+    await this.unwire(a.hostIfname);
     if (opts.releaseIp) await this.release(a.containerId, a.ifname);
     this.changed();
+  }
+
+  /** Removes the OVS port and the veth at once (independent: the kernel and OVS each take a few ms). */
+  private async unwire(hostIfname: string): Promise<void> {
+    const [port, veth] = await Promise.allSettled([this.deps.ports.deletePort(hostIfname), this.deps.interfaces.delete(hostIfname)]);
+    if (port.status === 'rejected') throw port.reason;
+    if (veth.status === 'rejected') throw veth.reason;
   }
 
   private release(containerId: string, ifname: string): Promise<string[]> {
