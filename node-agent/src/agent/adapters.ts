@@ -1,5 +1,6 @@
 // Glue from the agent core's ports (ports.ts) to the real adapters in ovs/ and podnet/.
 import type { OpenFlowClient } from '../ovs/ofctl.js';
+import type { NativeOpenFlowClient } from '../ovs/openflow/client.js';
 import type { OvsdbClient } from '../ovs/ovsdb.js';
 import {
   checkPodInterface,
@@ -20,9 +21,10 @@ export function bridgePorts(ovsdb: OvsdbClient, bridge: string): BridgePorts {
   };
 }
 
-export function flowTable(ofctl: OpenFlowClient): FlowTable {
+/** Bundles through the persistent native OpenFlow connection, dumps through ovs-ofctl. */
+export function flowTable(openflow: NativeOpenFlowClient, ofctl: OpenFlowClient): FlowTable {
   return {
-    apply: (ops) => ofctl.applyBundle(ops),
+    apply: (ops) => openflow.applyBundle(ops),
     dump: () => ofctl.dumpFlows(),
   };
 }

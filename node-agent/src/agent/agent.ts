@@ -8,6 +8,7 @@ import { makeShimHandler } from '../cniserver/handler.js';
 import { IpamStore } from '../ipam/store.js';
 import { createMetrics, startHttpEndpoints, type HttpEndpoints, type LoomMetrics } from '../metrics/index.js';
 import { OpenFlowClient } from '../ovs/ofctl.js';
+import { NativeOpenFlowClient } from '../ovs/openflow/client.js';
 import { OvsdbClient } from '../ovs/ovsdb.js';
 import { baseFlows, type NodeNetwork } from '../pipeline/pipeline.js';
 import { TABLE_NAMES } from '../pipeline/flow.js';
@@ -49,6 +50,7 @@ export class Agent {
   private http: HttpEndpoints | undefined;
   private datapath: NodeDatapathState | undefined;
   private ofctl: OpenFlowClient | undefined;
+  private openflow: NativeOpenFlowClient | undefined;
   private kc: k8s.KubeConfig | undefined;
   private nodeInformer: ResilientInformer<k8s.V1Node> | undefined;
   private podInformer: ResilientInformer<k8s.V1Pod> | undefined;
@@ -120,7 +122,10 @@ export class Agent {
     });
     const net = this.datapath.network;
     this.ofctl = new OpenFlowClient({ bridge: c.bridge, target: `unix:${bridgeMgmtSocket(c)}` });
-    this.flows = new FlowSync(flowTable(this.ofctl), 0);
+    // Flow changes go over one persistent OpenFlow connection (~1 ms per bundle instead of ~50 ms
+    // for an ovs-ofctl process); dumps (resync, CHECK, loomctl) still use ovs-ofctl.
+    this.openflow = new NativeOpenFlowClient({ bridge: c.bridge, target: this.ofctl.target, fallback: this.ofctl });
+    this.flows = new FlowSync(flowTable(this.openflow, this.ofctl), 0);
     const ipam = await IpamStore.open(c.stateDir, podCidr);
     // Load the netns-switching FFI now rather than on the first CNI ADD.
     const podSide = preparePodSide();
@@ -421,6 +426,7 @@ export class Agent {
     await this.audit?.stop(); // loomctl/audit (issue 9)
     await this.debugServer?.stop(); // loomctl/audit (issue 9)
     await this.http?.close();
+    this.openflow?.close();
     this.ovsdb?.close();
     log.info('loom-agent stopped; the datapath keeps running');
   }
