@@ -12,6 +12,7 @@ import { markOwned } from './cleanup.js';
 import { spawnDaemon, type Daemon } from './daemon.js';
 import { attachToUnderlay } from './underlay.js';
 import { nodeIp, nodeNetns, nodePodCidr } from './names.js';
+import { AGENT_NODE_FLAGS } from '../../node-agent/src/node-flags.js';
 
 export interface NodeSpec {
   prefix: string;
@@ -90,6 +91,7 @@ export async function startClusterNode(s: NodeSpec, ulNs: string): Promise<Clust
   const cniSocket = join(s.dir, 'cni.sock');
   const agentLog = join(s.dir, 'agent.log');
   const agentArgs = [
+    ...AGENT_NODE_FLAGS,
     LOOM_AGENT,
     '--node-name', name,
     '--kubeconfig', s.kubeconfig,

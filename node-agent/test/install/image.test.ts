@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { access, chmod, constants, mkdtemp, readFile, readdir, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AGENT_NODE_FLAGS } from '../../src/node-flags.js';
 
 const REPO = join(import.meta.dirname, '..', '..', '..');
 /** What `npm run build` must produce (written by the build scripts of the CNI and agent owners). */
@@ -122,6 +123,17 @@ describe('install: Dockerfile and image scripts', () => {
     assert.ok(used.size >= 3);
     for (const cmd of used) assert.ok(installed.has(cmd), `chart runs /opt/loom/bin/${cmd} but the Dockerfile does not install it`);
     for (const cmd of ['loom-agent', 'loomctl', 'loom-cni', 'loom-ovs', 'install-cni', 'node']) assert.ok(installed.has(cmd), `image lacks /opt/loom/bin/${cmd}`);
+  });
+});
+
+describe('install: loom-agent entrypoint', () => {
+  it('starts node with exactly the V8 flags the harnesses use (node-agent/src/node-flags.ts)', async () => {
+    const text = await readFile(join(REPO, 'scripts', 'image', 'loom-agent'), 'utf8');
+    const exec = text.split('\n').find((l) => l.startsWith('exec '));
+    assert.ok(exec, 'the script execs node');
+    const words = exec.split(/\s+/);
+    const flags = words.slice(2, words.indexOf('/opt/loom/dist/loom-agent.mjs'));
+    assert.deepEqual(flags, [...AGENT_NODE_FLAGS]);
   });
 });
 

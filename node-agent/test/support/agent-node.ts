@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createNetns, deleteNetns, TEST_DIR_PREFIX } from './netns.js';
 import { startOvsInstance, type OvsInstance } from './ovs-instance.js';
+import { AGENT_NODE_FLAGS } from '../../src/node-flags.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 export const LOOM_CNI = join(REPO_ROOT, 'dist/loom-cni');
@@ -78,6 +79,7 @@ export async function startAgentNode(o: AgentNodeOptions): Promise<AgentNode> {
     throw e;
   }
   const agentArgs = [
+    ...AGENT_NODE_FLAGS,
     LOOM_AGENT,
     '--node-name', o.name,
     '--kubeconfig', 'none',
