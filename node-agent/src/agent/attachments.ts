@@ -260,8 +260,8 @@ export class Attachments {
     await this.locks.run(key, async () => {
       const a = this.byKey.get(key);
       if (a) {
-        await this.teardown(a, { releaseIp: true });
-        log.info('pod detached', { pod: podName(a), containerId, ifname, ip: a.ip });
+        const stepsMs = await this.teardown(a, { releaseIp: true });
+        log.info('pod detached', { pod: podName(a), containerId, ifname, ip: a.ip, stepsMs });
         return;
       }
       // Not known (already deleted, or leaked by a crash): remove whatever could exist by name.
@@ -377,15 +377,25 @@ export class Attachments {
     return removed;
   }
 
-  private async teardown(a: Attachment, opts: { releaseIp: boolean }): Promise<void> {
+  private async teardown(a: Attachment, opts: { releaseIp: boolean }): Promise<Record<string, number>> {
+    const steps = new StepTimer();
     // Order: no more traffic first, then the port and veth, the IP last so it is never reused while wired.
     await this.deps.flows.removeObject(CookieKind.Pod, podCookieId(a.key));
+    steps.lap('flows');
     this.byKey.delete(a.key);
     this.deps.onDetached?.(a);
-    await this.deps.qos?.remove(a); // [qos]
+    if (this.deps.qos) {
+      await this.deps.qos.remove(a); // [qos]
+      steps.lap('qos');
+    }
     await this.unwire(a.hostIfname);
-    if (opts.releaseIp) await this.release(a.containerId, a.ifname);
+    steps.lap('portAndVeth');
+    if (opts.releaseIp) {
+      await this.release(a.containerId, a.ifname);
+      steps.lap('ipam');
+    }
     this.changed();
+    return steps.laps;
   }
 
   /** Removes the OVS port and the veth at once (independent: the kernel and OVS each take a few ms). */
