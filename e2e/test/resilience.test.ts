@@ -33,6 +33,26 @@ async function flowCount(node: ClusterNode): Promise<number> {
   return r.stdout.split('\n').filter((l) => l.includes('cookie=') || l.includes('table=')).length;
 }
 
+/**
+ * Packets dropped because an AF_PACKET socket's receive queue was full, summed over the node's
+ * sockets: the userspace datapath reads every non-internal port (pod veths, the uplink) through one.
+ */
+async function packetSocketDrops(node: ClusterNode): Promise<number> {
+  const r = await node.exec('ss', ['-0', '-a', '-m', '-n']);
+  return [...r.stdout.matchAll(/skmem:\([^)]*\bd(\d+)\)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+/** Host-side pod veths of the node that are not administratively up (their pod can reach nothing). */
+async function podVethsDown(node: ClusterNode): Promise<string[]> {
+  const down: string[] = [];
+  for (const port of await node.podPorts()) {
+    const r = await node.exec('ip', ['-j', 'link', 'show', 'dev', port.name]);
+    const flags = (JSON.parse(r.stdout || '[]') as Array<{ flags?: string[] }>)[0]?.flags ?? [];
+    if (!flags.includes('UP')) down.push(`${node.name}/${port.name} (${flags.join(',')})`);
+  }
+  return down;
+}
+
 async function ipam(node: ClusterNode): Promise<unknown> {
   return JSON.parse(await readFile(join(node.dir, 'state', 'ipam.json'), 'utf8')).allocations;
 }
@@ -64,14 +84,25 @@ describe('e2e resilience: restarts, OVS restart, API outage', function () {
     await cluster?.teardown();
   });
 
-  it('10 agent restarts under 100 pings/s and a TCP stream across nodes: no stall, no burst of loss, nothing changed', async () => {
+  it('10 agent restarts under 100 pings/s and a TCP stream across nodes: no ping lost, no stall, nothing changed', async () => {
     const nodes = [cluster.node(1), cluster.node(2)];
     const flowsBefore = await Promise.all(nodes.map(flowCount));
     const ipamBefore = await Promise.all(nodes.map(ipam));
+    const dropsBefore = await Promise.all(nodes.map(packetSocketDrops));
+    // Not a restart effect: a pod whose host veth is down loses every packet (see docs/reliability.md, Open).
+    assert.deepEqual((await Promise.all(nodes.map(podVethsDown))).flat(), [], 'every pod\'s host veth is up before the restarts');
+    // The very first ping crosses to a node OVS has not sent to yet: it is answered only because the
+    // agent keeps the tunnel next hop resolved (overlay.ts, tunnelNeighbourDevice).
     const pinger = execa('ip', ['netns', 'exec', a.netns, 'ping', '-D', '-i', '0.01', '-W', '1', b.ip], { reject: false });
     const server = execa('ip', ['netns', 'exec', b.netns, 'iperf3', '-s', '-1', '-p', '5301'], { reject: false });
     await new Promise((r) => setTimeout(r, 500));
-    const stream = execa('ip', ['netns', 'exec', a.netns, 'iperf3', '-c', b.ip, '-p', '5301', '-t', '600', '-b', '10M', '-i', '1', '-J'], { reject: false });
+    // 10 Mbit/s paced by the kernel (--fq-rate: SO_MAX_PACING_RATE). Unpaced, iperf3 writes 128 KiB
+    // blocks that leave as ~94-frame line-rate bursts, one frame more than the receive queue of the
+    // AF_PACKET socket through which the userspace datapath reads a port (212,992 bytes = 93 frames):
+    // every burst that arrives while ovs-vswitchd is not running (any CPU load on these 2 cores, an
+    // agent start or anything else) loses its tail and the pings inside it. That measures the
+    // datapath's queue against CPU contention, with or without restarts (docs/reliability.md).
+    const stream = execa('ip', ['netns', 'exec', a.netns, 'iperf3', '-c', b.ip, '-p', '5301', '-t', '600', '-b', '10M', '--fq-rate', '10M', '-i', '1', '-J'], { reject: false });
     await new Promise((r) => setTimeout(r, 1000));
     const restarts: string[] = [];
     for (let i = 0; i < 10; i++) {
@@ -88,16 +119,20 @@ describe('e2e resilience: restarts, OVS restart, API outage', function () {
     await server;
     const m = /(\d+) packets transmitted, (\d+) received/.exec(String(p.stdout));
     assert.ok(m, String(p.stdout));
-    assert.ok(Number(m[1]) > 300, `enough pings sent (${m[1]})`);
-    const seqs = [...String(p.stdout).matchAll(/\[(\d+\.\d+)\].*icmp_seq=(\d+)/g)].map((x) => [Number(x[2]), Number(x[1])] as const).sort((x, y) => x[0] - y[0]);
-    const gaps = seqs.flatMap(([seq, t], i) => (i > 0 && seq !== seqs[i - 1]![0] + 1 ? [`seq ${seqs[i - 1]![0] + 1}..${seq - 1} before ${t}`] : []));
-    // Target (issue 8): zero. Measured on the userspace datapath here: isolated single-packet losses
-    // (4-10 per 10 restarts, ~0.15-0.4%) while an agent starts; asserted: never a burst, at most two
-    // lost packets per restart on average. The figure is reported in docs/reliability.md.
-    const lost = Number(m[1]) - Number(m[2]);
-    console.log(`      [figure] agent restarts under load: ${lost} of ${m[1]} pings lost over 10 restarts; gaps: ${gaps.join('; ') || 'none'}`);
-    assert.ok(lost <= 20, `at most two lost pings per restart: ${m[0]}; gaps: ${gaps.join('; ')}; restarts at ${restarts.join(', ')}`);
-    assert.deepEqual(gaps.filter((g) => !/^seq (\d+)\.\.\1 /.test(g)), [], 'no burst: every gap is a single packet');
+    const transmitted = Number(m[1]);
+    assert.ok(transmitted > 300, `enough pings sent (${transmitted})`);
+    // Echo replies only: "From ... Destination Host Unreachable" lines carry an icmp_seq too.
+    const replies = new Map([...String(p.stdout).matchAll(/\[(\d+\.\d+)\] \d+ bytes from .*icmp_seq=(\d+)/g)].map((x) => [Number(x[2]), Number(x[1])] as const));
+    const lastAnswered = Math.max(0, ...replies.keys());
+    // SIGINT ends ping at once: the pings of its last round trip are unanswered, not lost.
+    assert.ok(transmitted - lastAnswered <= 10, `pings answered until the end: last answered ${lastAnswered} of ${transmitted}`);
+    const lost = Array.from({ length: lastAnswered }, (_, i) => i + 1).filter((seq) => !replies.has(seq));
+    const lostAt = lost.map((seq) => `${seq}${replies.has(seq - 1) ? ` after ${replies.get(seq - 1)!.toFixed(3)}` : ''}`);
+    const dropsAfter = await Promise.all(nodes.map(packetSocketDrops));
+    const socketDrops = dropsAfter.map((d, i) => d - dropsBefore[i]!);
+    console.log(`      [figure] agent restarts under load: ${lost.length} of ${lastAnswered} pings lost over 10 restarts; AF_PACKET queue drops per node: ${socketDrops.join(', ')}`);
+    // Target (issue 8): zero, the first ping included.
+    assert.deepEqual(lostAt, [], `no ping lost; AF_PACKET queue drops per node ${socketDrops.join(', ')}; restarts at ${restarts.join(', ')}`);
     const res = JSON.parse(String(s.stdout)) as { intervals: Array<{ sum: { bytes: number } }> };
     const intervals = res.intervals.map((x) => x.sum.bytes);
     assert.ok(intervals.length >= 5, 'the stream ran during the restarts');

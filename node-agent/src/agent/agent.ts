@@ -10,6 +10,7 @@ import { createMetrics, startHttpEndpoints, type HttpEndpoints, type LoomMetrics
 import { OpenFlowClient } from '../ovs/ofctl.js';
 import { NativeOpenFlowClient } from '../ovs/openflow/client.js';
 import { OvsdbClient } from '../ovs/ovsdb.js';
+import { OvsAppctl } from '../ovs/appctl.js';
 import { baseFlows, type NodeNetwork } from '../pipeline/pipeline.js';
 import { TABLE_NAMES } from '../pipeline/flow.js';
 import { getInterfaceMtu, preparePodSide } from '../podnet/index.js';
@@ -155,6 +156,8 @@ export class Agent {
         gatewayInterface: c.gatewayInterface,
         podMtu: mtu,
         onPeers: (n) => this.metrics.tunnelPeers.set(n),
+        // Userspace datapath: keep the tunnel next hops resolved so no first packet to a node is lost.
+        ...(this.datapath.datapathType === 'netdev' ? { tunnelNeighbours: { device: this.underlay.ipInterface, appctl: new OvsAppctl({ target: vswitchdCtlSocket(c) }) } } : {}),
       });
       await ensureHostRules({
         clusterCidr: c.clusterCIDR,
@@ -225,7 +228,7 @@ export class Agent {
       this.watchLive = true;
     }
     await this.resyncFlows();
-    await this.overlay?.syncRoutes();
+    await this.overlay?.syncHostSide();
     await this.ovsdb.setFlowRestoreWait(false);
 
     this.vswitchdWatch = new VswitchdWatch(
@@ -291,7 +294,7 @@ export class Agent {
 
   /**
    * After ovs-vswitchd restarted: internal ports (loom-gw0, br-phy) were recreated without their
-   * addresses; put them back (idempotent set-up), then the host routes.
+   * addresses; put them back (idempotent set-up), then the host routes and tunnel neighbours.
    */
   private async refreshHostSide(): Promise<void> {
     const c = this.config;
@@ -302,7 +305,7 @@ export class Agent {
       datapathType: this.datapath!.datapathType,
     });
     if (this.underlay) await setupUnderlay(this.ovsdb!, { datapathType: this.datapath!.datapathType });
-    await this.overlay?.syncRoutes();
+    await this.overlay?.syncHostSide();
   }
 
   /** Level-triggered recovery: recompute everything and converge (debounced). */

@@ -113,7 +113,7 @@ export class Attachments {
    * ADD. The IP is chosen in memory first; then four branches run at once and are all awaited
    * before answering: writing the IPAM store, installing the pod's flows (the OpenFlow port number
    * is requested from OVS, so flows need not wait for the port), creating the veth, and — as soon
-   * as the veth pair exists — attaching its host end to the bridge while both ends are configured.
+   * as the host end of the veth is up — attaching it to the bridge while the pod end is configured.
    * Any failure undoes every branch that started.
    */
   async add(call: CniCall): Promise<CniResult> {

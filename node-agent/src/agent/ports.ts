@@ -38,7 +38,7 @@ import type { PodInterfaceSpec } from '../podnet/index.js';
 
 export interface PodInterfaces {
   hostVethName(containerId: string, ifname: string): string;
-  /** `paired` runs as soon as the veth pair exists, while its ends are still being configured. */
+  /** `paired` runs as soon as the host end is up, while the pod end is still being configured. */
   create(spec: PodInterfaceSpec, paired?: () => void): Promise<{ hostMac: string; podMac: string }>;
   delete(hostIfname: string): Promise<void>;
   check(spec: PodInterfaceSpec): Promise<string[]>;

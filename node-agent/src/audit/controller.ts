@@ -53,7 +53,7 @@ export class AuditController {
 
   async start(): Promise<void> {
     await this.monitor.ensureMeter();
-    this.monitor.start();
+    await this.monitor.start();
     await this.tick();
     this.poll = setInterval(() => void this.tick(), this.o.pollMs ?? 1000);
     log.info('policy audit ready', { file: this.writer.file });

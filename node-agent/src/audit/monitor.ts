@@ -2,6 +2,7 @@
 // with a backoff whenever it exits (vswitchd restart, crash). Also (re)installs the `controller`
 // meter that caps packet-ins in OVS itself, so a flood never reaches the agent.
 import { execa, type ResultPromise } from 'execa';
+import { existsSync } from 'node:fs';
 import { errorMessage, logger } from '../util/log.js';
 import { PacketInParser, type PacketIn } from './packetin.js';
 
@@ -31,9 +32,26 @@ export class PacketInMonitor {
     if (!Number.isInteger(o.meterPps) || o.meterPps < 1) throw new Error(`audit monitor: meter rate must be a positive integer, got ${o.meterPps}`);
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.stopped = false;
+    await this.stopLeftover();
     this.spawn();
+  }
+
+  /**
+   * A reader started by a previous agent process that was killed (SIGKILL, OOM, crash) outlives it:
+   * nothing signals a child when its parent dies. It still listens on our unixctl socket (the
+   * newest reader owns the path), so ask it to exit before starting ours; otherwise every agent
+   * crash leaves one more ovs-ofctl process and OpenFlow connection behind for good.
+   */
+  private async stopLeftover(): Promise<void> {
+    if (!existsSync(this.o.unixctl)) return;
+    const r = await execa('ovs-appctl', ['-t', this.o.unixctl, 'exit'], { reject: false, timeout: 5000 });
+    if (r.exitCode !== 0) return; // a stale socket file: nobody listens, ours replaces it
+    // The old reader removes the socket path as it exits; wait for that, or it could remove the
+    // path our new reader has just bound and leave that one unreachable for the next start.
+    for (let i = 0; i < 50 && existsSync(this.o.unixctl); i++) await new Promise((res) => setTimeout(res, 20));
+    log.info('stopped the packet-in reader of a previous agent process', { unixctl: this.o.unixctl });
   }
 
   /** Controller meter: `meter=controller` limits every packet-in of the bridge. */

@@ -58,8 +58,10 @@ async function openNetns(netnsPath: string): Promise<import('node:fs/promises').
 
 export interface CreateHooks {
   /**
-   * Called once the veth pair exists, before its ends are configured: lets the caller attach the
-   * host end (e.g. to an OVS bridge) while the configuration runs. Not called when creation fails.
+   * Called once the host end is up (sysctls set) while the pod end is still being configured: lets
+   * the caller attach the host end (e.g. to an OVS bridge) in parallel. Not earlier: when OVS adds
+   * a port it sets PROMISC by writing back the whole flags word it read, which can undo a link-up
+   * made in between (seen: a pod's host veth left down). Not called when the host end fails.
    */
   paired?: () => void;
 }
@@ -82,13 +84,14 @@ export async function createPodInterface(spec: PodInterfaceSpec, hooks: CreateHo
     } catch (err) {
       throw await explainCreateError(err, { netnsPath, ifname, hostIfname });
     }
-    hooks.paired?.();
     try {
       writeHostVethSysctls(hostIfname); // before link up: no IPv6 link-local, no ARP answers ever
-      await Promise.all([
-        setLinkUp(hostIfname),
+      // Both ends are configured at once; wait for both before failing so nothing runs after cleanup.
+      const results = await Promise.allSettled([
+        setLinkUp(hostIfname).then(() => hooks.paired?.()),
         setUpPodSide({ netnsFd: netns.fd, netnsPath, ifname, address: `${cidr.ip}/${cidr.prefixLength}`, gateway, disableTxChecksum: spec.disableTxChecksum }),
       ]);
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
     } catch (err) {
       await deleteLink(hostIfname).catch(() => undefined); // removes the pod end as well
       throw err;

@@ -194,7 +194,14 @@ describe('loom-agent + loom-cni on one node (real OVS, netdev datapath)', functi
     const ips = results.map((r) => r.ip);
     assert.equal(new Set(ips).size, ips.length);
     const ports = await ovsPorts(node);
-    for (const r of results) assert.ok(ports.includes(((r.result.interfaces as Array<{ name: string }>)[0]!).name));
+    for (const r of results) {
+      const hostVeth = ((r.result.interfaces as Array<{ name: string }>)[0]!).name;
+      assert.ok(ports.includes(hostVeth));
+      // The port is attached while the pod end is configured; the host end must stay up (OVS
+      // rewrites the link flags when it attaches a port).
+      const link = await nsExec(node.netns, 'ip', ['-o', 'link', 'show', hostVeth]);
+      assert.match(link.stdout, /<[^>]*\bUP\b[^>]*>/, `host veth ${hostVeth} is up: ${link.stdout}`);
+    }
     const dels = await Promise.all(names.map((n) => node.cni({ command: 'DEL', containerId: `cid-${n}`, netns: `/var/run/netns/loomt-ag-${n}`, ifname: 'eth0' })));
     for (const d of dels) assert.equal(d.exitCode, 0, d.stdout);
   });
