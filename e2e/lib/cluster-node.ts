@@ -91,7 +91,6 @@ export async function startClusterNode(s: NodeSpec, ulNs: string): Promise<Clust
   const cniSocket = join(s.dir, 'cni.sock');
   const agentLog = join(s.dir, 'agent.log');
   const agentArgs = [
-    ...AGENT_NODE_FLAGS,
     LOOM_AGENT,
     '--node-name', name,
     '--kubeconfig', s.kubeconfig,
@@ -135,7 +134,7 @@ export async function startClusterNode(s: NodeSpec, ulNs: string): Promise<Clust
     },
     async startAgent() {
       if (agent) throw new Error(`the agent of ${name} is already running; stopAgent() first`);
-      agent = spawnDaemon('ip', ['netns', 'exec', name, process.execPath, ...agentArgs], { logFile: agentLog, keepOnExit: s.keepOnExit ?? false });
+      agent = spawnDaemon('ip', ['netns', 'exec', name, process.execPath, ...AGENT_NODE_FLAGS, ...agentArgs], { logFile: agentLog, keepOnExit: s.keepOnExit ?? false });
       await node.waitAgentReady();
     },
     async stopAgent(signal = 'SIGTERM') {

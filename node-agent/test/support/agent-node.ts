@@ -79,7 +79,6 @@ export async function startAgentNode(o: AgentNodeOptions): Promise<AgentNode> {
     throw e;
   }
   const agentArgs = [
-    ...AGENT_NODE_FLAGS,
     LOOM_AGENT,
     '--node-name', o.name,
     '--kubeconfig', 'none',
@@ -121,7 +120,7 @@ export async function startAgentNode(o: AgentNodeOptions): Promise<AgentNode> {
       return { exitCode: r.exitCode ?? -1, stdout: r.stdout, json };
     },
     async startAgent() {
-      agent = execa('ip', ['netns', 'exec', o.name, NODE_BIN, ...agentArgs], {
+      agent = execa('ip', ['netns', 'exec', o.name, NODE_BIN, ...AGENT_NODE_FLAGS, ...agentArgs], {
         reject: false,
         stdout: { file: logFile, append: true },
         stderr: { file: logFile, append: true },
