@@ -388,7 +388,7 @@ export class Attachments {
       await this.deps.qos.remove(a); // [qos]
       steps.lap('qos');
     }
-    await this.unwire(a.hostIfname);
+    await this.unwire(a.hostIfname, steps);
     steps.lap('portAndVeth');
     if (opts.releaseIp) {
       await this.release(a.containerId, a.ifname);
@@ -399,11 +399,18 @@ export class Attachments {
   }
 
   /** Removes the OVS port and the veth at once (independent: the kernel and OVS each take a few ms). */
-  private async unwire(hostIfname: string): Promise<void> {
-    const [port, veth] = await Promise.allSettled([this.deps.ports.deletePort(hostIfname), this.deps.interfaces.delete(hostIfname)]);
-    if (port.status === 'rejected') throw port.reason;
-    if (veth.status === 'rejected') throw veth.reason;
+  private async unwire(hostIfname: string, steps?: StepTimer): Promise<void> {
+    const port = this.deps.ports.deletePort(hostIfname);
+    const veth = this.deps.interfaces.delete(hostIfname);
+    if (steps) {
+      steps.track('port', port);
+      steps.track('veth', veth);
+    }
+    const [portDone, vethDone] = await Promise.allSettled([port, veth]);
+    if (portDone.status === 'rejected') throw portDone.reason;
+    if (vethDone.status === 'rejected') throw vethDone.reason;
   }
+
 
   private release(containerId: string, ifname: string): Promise<string[]> {
     return this.deps.ipam.update((s) => {
