@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { CT_ZONE, Table, type Flow } from '../../src/pipeline/flow.js';
+import { Table, type Flow } from '../../src/pipeline/flow.js';
 import { CookieKind, makeCookie, objectSelector, roundSelector } from '../../src/pipeline/cookie.js';
 import { renderActions, renderMatch, type InstalledFlow } from '../../src/ovs/flow-syntax.js';
 import { OpenFlowClient } from '../../src/ovs/ofctl.js';
@@ -7,49 +7,10 @@ import { OvsAppctl } from '../../src/ovs/appctl.js';
 import { OvsdbClient } from '../../src/ovs/ovsdb.js';
 import { cleanupLeftovers, createNetns, deleteNetns, requireRoot } from '../support/netns.js';
 import { OVS_TEST_PREFIX, startOvsInstance, type OvsInstance } from '../support/ovs-instance.js';
+import { syntaxFlows } from '../support/representative-flows.js';
 
 const pod = (round: number, id: number) => makeCookie(round, CookieKind.Pod, id);
 const MAC = 'aa:bb:cc:dd:ee:01';
-
-/** One flow per match field and action type, so the round trip covers the whole syntax. */
-function syntaxFlows(round: number): Flow[] {
-  return [
-    { table: Table.Classifier, priority: 200, cookie: pod(round, 1), match: { protocol: 'arp' }, actions: [{ type: 'goto', table: Table.ArpResponder }] },
-    {
-      table: Table.SpoofGuard, priority: 200, cookie: pod(round, 1),
-      match: { protocol: 'ip', inPort: 5, dlSrc: 'AA:BB:CC:DD:EE:01', nwSrc: '10.244.1.5/32', regs: [{ reg: 0, value: 1, bits: [0, 3] }] },
-      actions: [{ type: 'loadReg', reg: 0, value: 1, bits: [0, 3] }, { type: 'goto', table: Table.Conntrack }],
-    },
-    {
-      table: Table.ArpResponder, priority: 200, cookie: pod(round, 1),
-      match: { protocol: 'arp', arpOp: 1, arpTpa: '10.244.1.1', arpSpa: '10.244.1.0/24', arpSha: MAC },
-      actions: [{ type: 'arpReply', mac: 'aa:bb:cc:00:00:01', ip: '10.244.1.1' }],
-    },
-    { table: Table.Conntrack, priority: 200, cookie: pod(round, 2), match: { protocol: 'ip' }, actions: [{ type: 'ct', zone: CT_ZONE, table: Table.ConntrackState }] },
-    { table: Table.ConntrackState, priority: 210, cookie: pod(round, 2), match: { ctState: '+trk+inv', protocol: 'ip' }, actions: [{ type: 'drop' }] },
-    { table: Table.EgressRule, priority: 200, cookie: pod(round, 3), match: { protocol: 'tcp', nwSrc: '10.0.0.0/8', tpDst: { port: 0x50, mask: 0xfff0 } }, actions: [{ type: 'conjunction', id: 7, clause: 1, nClauses: 3 }] },
-    { table: Table.EgressRule, priority: 200, cookie: pod(round, 3), match: { protocol: 'udp', tpSrc: { port: 53 } }, actions: [{ type: 'conjunction', id: 7, clause: 2, nClauses: 3 }] },
-    { table: Table.EgressRule, priority: 200, cookie: pod(round, 3), match: { conjId: 7, protocol: 'ip' }, actions: [{ type: 'loadReg', reg: 2, value: 7 }, { type: 'goto', table: Table.EgressDefault }] },
-    {
-      table: Table.L3Forwarding, priority: 200, cookie: pod(round, 4), match: { protocol: 'ip', nwDst: '10.244.2.0/24' },
-      actions: [{ type: 'setField', field: 'eth_dst', value: 'AA:BB:CC:00:00:02' }, { type: 'setField', field: 'tun_dst', value: '192.168.1.2' }, { type: 'setField', field: 'tun_id', value: '0' }, { type: 'decTtl' }, { type: 'goto', table: Table.L2Forwarding }],
-    },
-    { table: Table.L2Forwarding, priority: 200, cookie: pod(round, 4), match: { dlDst: MAC }, actions: [{ type: 'loadReg', reg: 1, value: 5 }, { type: 'goto', table: Table.IngressRule }] },
-    { table: Table.IngressRule, priority: 200, cookie: pod(round, 5), match: { ctLabel: { value: 1n, mask: 0xffffffffn }, protocol: 'ip', tunId: 5, tunSrc: '192.168.1.3' }, actions: [{ type: 'output', port: 5 }] },
-    { table: Table.IngressDefault, priority: 0, cookie: pod(round, 5), match: {}, actions: [] },
-    {
-      table: Table.ConntrackCommit, priority: 200, cookie: pod(round, 6), match: { ctState: '+new+trk', protocol: 'ip' },
-      actions: [{ type: 'ct', zone: CT_ZONE, commit: true, table: Table.Output, execMoves: [{ src: 'NXM_NX_REG2[]', dst: 'NXM_NX_CT_LABEL[0..31]' }, { src: 'NXM_NX_REG3[]', dst: 'NXM_NX_CT_LABEL[32..63]' }] }],
-    },
-    { table: Table.Output, priority: 200, cookie: pod(round, 6), match: { regs: [{ reg: 1, value: 5 }] }, actions: [{ type: 'outputReg', reg: 1 }] },
-    { table: Table.Output, priority: 190, cookie: pod(round, 6), match: { inPort: 5 }, actions: [{ type: 'inPort' }] },
-    // zero values: OVS prints them as "0", not "0x0"
-    {
-      table: Table.Output, priority: 180, cookie: pod(round, 6), match: { regs: [{ reg: 0, value: 0, bits: [0, 3] }, { reg: 3, value: 0 }], ctLabel: { value: 0n, mask: 0xffn }, tunId: 0 },
-      actions: [{ type: 'loadReg', reg: 2, value: 0 }, { type: 'loadReg', reg: 0, value: 0, bits: [4, 7] }, { type: 'output', port: 2 }],
-    },
-  ];
-}
 
 /** What OVS should print for a flow: the renderer's canonical strings. */
 function expected(f: Flow): Omit<InstalledFlow, 'nPackets' | 'nBytes'> {

@@ -8,20 +8,10 @@ import { startCluster, type Cluster } from '../../../e2e/lib/cluster.js';
 import type { Pod } from '../../../e2e/lib/pods.js';
 import { eventually } from '../../../e2e/lib/wait.js';
 import { nsExec, requireRoot } from '../support/netns.js';
-import { capture, icmpEchoFrame, sendFrames } from './lib/frames.js';
+import { capture, checksum, icmpEchoFrame, ipBytes, macBytes, sendFrames } from './lib/frames.js';
 import { recordFigure } from './lib/record.js';
 
 const SERVE = [{ name: 'serve-80-tcp', containerPort: 80, protocol: 'TCP' as const }];
-
-const macBytes = (mac: string): Buffer => Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
-const ipBytes = (ip: string): Buffer => Buffer.from(ip.split('.').map(Number));
-
-function sum16(buf: Buffer): number {
-  let s = 0;
-  for (let i = 0; i < buf.length; i += 2) s += (buf[i]! << 8) + (buf[i + 1] ?? 0);
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return ~s & 0xffff;
-}
 
 /** An IPv4 frame with an arbitrary payload, protocol and fragment field (flags+offset). */
 function ipFrame(o: { ethSrc: string; ethDst: string; src: string; dst: string; proto: number; id: number; frag: number; payload: Buffer }): Buffer {
@@ -34,7 +24,7 @@ function ipFrame(o: { ethSrc: string; ethDst: string; src: string; dst: string; 
   ip.writeUInt8(o.proto, 9);
   ipBytes(o.src).copy(ip, 12);
   ipBytes(o.dst).copy(ip, 16);
-  ip.writeUInt16BE(sum16(ip), 10);
+  ip.writeUInt16BE(checksum(ip), 10);
   return Buffer.concat([macBytes(o.ethDst), macBytes(o.ethSrc), Buffer.from([0x08, 0x00]), ip, o.payload]);
 }
 
@@ -48,7 +38,7 @@ function tcpSyn(src: string, dst: string, sport: number, dport: number): Buffer 
   tcp.writeUInt8(0x02, 13);
   tcp.writeUInt16BE(64240, 14);
   const pseudo = Buffer.concat([ipBytes(src), ipBytes(dst), Buffer.from([0, 6, 0, 20])]);
-  tcp.writeUInt16BE(sum16(Buffer.concat([pseudo, tcp])), 16);
+  tcp.writeUInt16BE(checksum(Buffer.concat([pseudo, tcp])), 16);
   return tcp;
 }
 

@@ -13,7 +13,7 @@ import type { LocalPod, PodInfo, V1NetworkPolicy } from '../../src/policy/types.
 const pod = (round: number, id: number) => makeCookie(round, CookieKind.Pod, id);
 const MAC = 'aa:bb:cc:dd:ee:01';
 
-/** One flow per match field and action type (copied from ofctl.test.ts so both paths see the same syntax). */
+/** One flow per match field and action type: the whole flow syntax, for the ovs-ofctl and native round trips. */
 export function syntaxFlows(round: number): Flow[] {
   return [
     { table: Table.Classifier, priority: 200, cookie: pod(round, 1), match: { protocol: 'arp' }, actions: [{ type: 'goto', table: Table.ArpResponder }] },

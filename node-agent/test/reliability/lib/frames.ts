@@ -3,10 +3,11 @@
 import { execa } from 'execa';
 import { nsExec } from '../../support/netns.js';
 
-const macBytes = (mac: string): Buffer => Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
-const ipBytes = (ip: string): Buffer => Buffer.from(ip.split('.').map(Number));
+export const macBytes = (mac: string): Buffer => Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
+export const ipBytes = (ip: string): Buffer => Buffer.from(ip.split('.').map(Number));
 
-function checksum(buf: Buffer): number {
+/** The Internet checksum (RFC 1071) of `buf`. */
+export function checksum(buf: Buffer): number {
   let sum = 0;
   for (let i = 0; i < buf.length; i += 2) sum += (buf[i]! << 8) + (buf[i + 1] ?? 0);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
