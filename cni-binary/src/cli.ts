@@ -15,7 +15,7 @@ import {
   type ProcessEnv,
 } from './request.js';
 import { CNI_SPEC_VERSION } from './spec.js';
-import { readBounded, readStdin, stdinStream, type StdinSource } from './stdin.js';
+import { readStdin, stdinStream, type StdinSource, type StdinStream } from './stdin.js';
 
 /** How long VERSION waits for stdin before answering without it (podman may leave it open). */
 export const VERSION_STDIN_WAIT_MS = 1000;
@@ -46,14 +46,14 @@ export async function runCni(env: ProcessEnv, stdin: StdinSource, options: RunOp
 }
 
 /** VERSION must answer even with no, empty, endless or unreadable stdin. */
-async function readStdinForVersion(stdin: ReturnType<typeof stdinStream>): Promise<string | undefined> {
+async function readStdinForVersion(stdin: StdinStream): Promise<string | undefined> {
   if (stdin.isTTY) return undefined;
   let timer: NodeJS.Timeout | undefined;
   const giveUp = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), VERSION_STDIN_WAIT_MS);
   });
   try {
-    return await Promise.race([readBounded(stdin, MAX_REQUEST_BYTES).catch(() => undefined), giveUp]);
+    return await Promise.race([readStdin(stdin, MAX_REQUEST_BYTES).catch(() => undefined), giveUp]);
   } finally {
     clearTimeout(timer);
   }

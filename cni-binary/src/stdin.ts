@@ -114,8 +114,3 @@ export function readStreamBytes(stream: Readable, limit: number): Promise<Buffer
     stream.on('error', onError);
   });
 }
-
-/** Stream form (tests and VERSION): read to the end as UTF-8 within `limit` bytes. */
-export async function readBounded(stream: Readable, limit: number): Promise<string> {
-  return decodeUtf8(await readStreamBytes(stream, limit));
-}

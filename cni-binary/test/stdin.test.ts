@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { CniFailure } from '../src/errors.js';
-import { FdStdin, readBounded, readFdBytes, readStdin } from '../src/stdin.js';
+import { FdStdin, readFdBytes, readStdin } from '../src/stdin.js';
 
 async function failure(p: Promise<unknown>): Promise<CniFailure> {
   try {
@@ -17,32 +17,32 @@ async function failure(p: Promise<unknown>): Promise<CniFailure> {
   assert.fail('expected a failure');
 }
 
-describe('cni stdin: readBounded', () => {
+describe('cni stdin: readStdin from a stream', () => {
   it('reads everything across chunks, including multi-byte characters', async () => {
     const text = '{"name":"réseau-ü"}';
     const bytes = Buffer.from(text);
     const stream = Readable.from([bytes.subarray(0, 11), bytes.subarray(11)]);
-    assert.equal(await readBounded(stream, 1000), text);
+    assert.equal(await readStdin(stream, 1000), text);
   });
   it('reads an empty stream as an empty string', async () => {
-    assert.equal(await readBounded(Readable.from([]), 10), '');
+    assert.equal(await readStdin(Readable.from([]), 10), '');
   });
   it('accepts exactly the limit and rejects one byte more with 7 naming the limit', async () => {
-    assert.equal(await readBounded(Readable.from([Buffer.alloc(8, 0x61)]), 8), 'aaaaaaaa');
-    const err = await failure(readBounded(Readable.from([Buffer.alloc(5, 0x61), Buffer.alloc(4, 0x61)]), 8));
+    assert.equal(await readStdin(Readable.from([Buffer.alloc(8, 0x61)]), 8), 'aaaaaaaa');
+    const err = await failure(readStdin(Readable.from([Buffer.alloc(5, 0x61), Buffer.alloc(4, 0x61)]), 8));
     assert.equal(err.code, 7);
     assert.match(err.message, /limit is 8 bytes/);
   });
   it('turns a read error into 5', async () => {
     const stream = new PassThrough();
-    const p = readBounded(stream, 100);
+    const p = readStdin(stream, 100);
     stream.destroy(Object.assign(new Error('boom'), { code: 'EIO' }));
     const err = await failure(p);
     assert.equal(err.code, 5);
     assert.match(err.message, /EIO/);
   });
   it('turns invalid UTF-8 into 6', async () => {
-    const err = await failure(readBounded(Readable.from([Buffer.from([0x7b, 0xff, 0xfe, 0x7d])]), 100));
+    const err = await failure(readStdin(Readable.from([Buffer.from([0x7b, 0xff, 0xfe, 0x7d])]), 100));
     assert.equal(err.code, 6);
   });
 });
